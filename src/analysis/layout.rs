@@ -1,0 +1,127 @@
+//! Strided-layout predicates PyTorch uses when it builds tangents and bases
+//! (semantics §1, §2.8, §3.3.6), over possibly symbolic sizes.
+
+use crate::ir::expr::SizeExpr;
+
+fn is_one(e: &SizeExpr) -> bool {
+    e.as_int() == Some(1)
+}
+
+fn is_zero(e: &SizeExpr) -> bool {
+    e.as_int() == Some(0)
+}
+
+/// PyTorch's row-major `is_contiguous` (semantics §1). Symbolic strides are
+/// compared as polynomials; overflow counts as "not contiguous".
+pub fn is_contiguous(shape: &[SizeExpr], stride: &[SizeExpr]) -> bool {
+    if shape.iter().any(is_zero) {
+        return true;
+    }
+    let mut expected = SizeExpr::int(1);
+    for (size, st) in shape.iter().zip(stride).rev() {
+        if is_one(size) {
+            continue;
+        }
+        if *st != expected {
+            return false;
+        }
+        expected = match expected.checked_mul(size) {
+            Ok(e) => e,
+            Err(_) => return false,
+        };
+    }
+    true
+}
+
+/// Row-major contiguous strides, printed as sympy prints products (semantics §2.15).
+pub fn contiguous_strides(shape: &[SizeExpr]) -> Vec<SizeExpr> {
+    let mut out = vec![SizeExpr::int(1); shape.len()];
+    let mut factors: Vec<SizeExpr> = Vec::new();
+    for d in (0..shape.len()).rev() {
+        if let Some(slot) = out.get_mut(d) {
+            *slot = SizeExpr::product(&factors).unwrap_or_else(|_| SizeExpr::int(1));
+        }
+        if let Some(size) = shape.get(d) {
+            // PyTorch clamps sizes of 0 to 1 when it computes strides.
+            if !is_zero(size) && !is_one(size) {
+                factors.push(size.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Some dimension of size > 1 has stride 0: PyTorch's "definitely overlaps itself".
+pub fn has_internal_overlap(shape: &[SizeExpr], stride: &[SizeExpr]) -> bool {
+    shape
+        .iter()
+        .zip(stride)
+        .any(|(size, st)| is_zero(st) && size.as_int().is_none_or(|v| v > 1))
+}
+
+/// Dimension order by stride, smallest first (ties: smaller size first), at the hints.
+fn stride_order(
+    shape: &[SizeExpr],
+    stride: &[SizeExpr],
+    eval: &dyn Fn(&SizeExpr) -> Option<i64>,
+) -> Vec<usize> {
+    let mut dims: Vec<usize> = (0..shape.len()).collect();
+    let key = |d: usize| {
+        (
+            stride.get(d).and_then(eval).unwrap_or(i64::MAX),
+            shape.get(d).and_then(eval).unwrap_or(i64::MAX),
+        )
+    };
+    // On a tie the later dimension stays inside the earlier one: start from
+    // the reversed order and sort stably.
+    dims.reverse();
+    dims.sort_by_key(|&d| key(d));
+    dims
+}
+
+/// Non-overlapping and dense (semantics §3.3.6).
+pub fn is_non_overlapping_and_dense(
+    shape: &[SizeExpr],
+    stride: &[SizeExpr],
+    eval: &dyn Fn(&SizeExpr) -> Option<i64>,
+) -> bool {
+    let dims: Vec<usize> = stride_order(shape, stride, eval)
+        .into_iter()
+        .filter(|&d| shape.get(d).is_some_and(|s| !is_zero(s) && !is_one(s)))
+        .collect();
+    let mut expected = SizeExpr::int(1);
+    for d in dims {
+        let (Some(size), Some(st)) = (shape.get(d), stride.get(d)) else {
+            return false;
+        };
+        if *st != expected {
+            return false;
+        }
+        expected = match expected.checked_mul(size) {
+            Ok(e) => e,
+            Err(_) => return false,
+        };
+    }
+    true
+}
+
+/// Dense strides in the same stride order (semantics §3.3.6).
+pub fn dense_strides_like(
+    shape: &[SizeExpr],
+    stride: &[SizeExpr],
+    eval: &dyn Fn(&SizeExpr) -> Option<i64>,
+) -> Vec<SizeExpr> {
+    let mut out = vec![SizeExpr::int(1); shape.len()];
+    let mut factors: Vec<SizeExpr> = Vec::new();
+    for d in stride_order(shape, stride, eval) {
+        if let Some(slot) = out.get_mut(d) {
+            *slot = SizeExpr::product(&factors).unwrap_or_else(|_| SizeExpr::int(1));
+        }
+        if let Some(size) = shape.get(d) {
+            if !is_zero(size) && !is_one(size) {
+                factors.push(size.clone());
+            }
+        }
+    }
+    out
+}

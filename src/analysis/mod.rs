@@ -1,0 +1,15 @@
+//! The analyses as pure functions over plain data. Nothing here knows about
+//! salsa; `crate::queries` wires these to the database.
+
+pub mod autograd;
+pub mod collect;
+pub mod error;
+pub mod layout;
+pub mod meta;
+pub mod ops;
+pub mod trace;
+
+pub use error::{AnalysisError, ExceptionType, Stage, TorchError};
+pub use meta::{
+    InputAliasInfo, MutationType, OutputAliasInfo, OutputType, TensorSpec, ViewAndMutationMeta,
+};

@@ -1,0 +1,655 @@
+//! The functionalization model of semantics §3.2, run over a graph's
+//! *structure* only (ops, args, tensor identities, grad-mode switches).
+//!
+//! It decides which tensor objects share a functional storage, which were
+//! written and under which grad mode, which saw in-place view ops or storage
+//! swaps, and what each output is. None of this reads shapes or autograd
+//! flags, so editing tensor metadata never re-runs it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::error::AnalysisError;
+use super::ops::OpInfo;
+use crate::ir::{Arg, NodeOp, NodeStructure};
+use crate::schema::{OpClass, ReturnKind};
+
+/// Index of a tensor object in [`AliasTrace::objects`].
+pub type ObjectIdx = usize;
+
+/// A tensor object (a functional wrapper), identified by its `tensor_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Object {
+    pub tensor_id: u64,
+    /// Functional storage: shared by views, swapped by `set_`.
+    pub functional_storage: usize,
+    /// Python-level storage identity used by output classification.
+    pub py_storage: usize,
+    /// Autograd `_base` (always a root): none for inputs, fresh tensors, `detach`, `_unsafe_view`.
+    pub base: Option<ObjectIdx>,
+    pub multi_output_view: bool,
+    /// Saw an in-place view op (or a shrinking `resize_`).
+    pub metadata_flag: bool,
+    pub storage_changed: bool,
+    pub shallow_copy: bool,
+    pub view_chain: Vec<Arc<str>>,
+    /// Node that created the object, and the last node carrying its `tensor_id` (its final value).
+    pub first_node: usize,
+    pub last_node: usize,
+    /// Grad mode when the object was created (semantics §3.2 A3).
+    pub created_with_grad: bool,
+    pub is_input: bool,
+}
+
+/// Data-mutation counters of a functional storage (semantics §3.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FunctionalStorage {
+    pub mutations: u32,
+    pub no_grad_mutations: u32,
+}
+
+/// One write of a data-mutating op.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Write {
+    pub node: usize,
+    pub object: ObjectIdx,
+    pub grad_enabled: bool,
+}
+
+/// A `resize_` whose growth can only be judged from the sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resize {
+    pub node: usize,
+    /// The node holding the object's value just before the resize.
+    pub before: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OutputSlot {
+    Tensor(ObjectIdx),
+    /// A non-tensor node (SymInt, int...): its type comes from its value.
+    Node(usize),
+    Literal(&'static str),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AliasTrace {
+    pub objects: Vec<Object>,
+    pub storages: Vec<FunctionalStorage>,
+    /// Per placeholder: its tensor object, or none for a non-tensor input.
+    pub inputs: Vec<Option<ObjectIdx>>,
+    /// Node index of each placeholder.
+    pub input_nodes: Vec<usize>,
+    pub outputs: Vec<OutputSlot>,
+    pub writes: Vec<Write>,
+    pub resizes: Vec<Resize>,
+    pub grad_enabled_at_entry: bool,
+    pub grad_enabled_at_exit: bool,
+}
+
+/// What a node's value is, in terms of objects.
+#[derive(Clone, Debug)]
+enum Produced {
+    Object(ObjectIdx),
+    /// A list value: element `i` is made by `getitem`.
+    List(Vec<Element>),
+    UniformList(Element),
+    Other,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Element {
+    Fresh,
+    ViewOf(ObjectIdx, bool),
+    Is(ObjectIdx),
+}
+
+struct Tracer<'a> {
+    nodes: &'a [&'a NodeStructure],
+    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    index_of: HashMap<&'a str, usize>,
+    produced: Vec<Produced>,
+    by_id: HashMap<u64, ObjectIdx>,
+    grad_enabled: bool,
+    py_storages: usize,
+    out: AliasTrace,
+}
+
+/// Runs the functionalization model over `nodes` (a checked graph's structures, in order).
+pub fn trace<'a>(
+    nodes: &'a [&'a NodeStructure],
+    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    grad_enabled: bool,
+) -> Result<AliasTrace, AnalysisError> {
+    let mut t = Tracer {
+        nodes,
+        ops,
+        index_of: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (&*n.name, i))
+            .collect(),
+        produced: Vec::with_capacity(nodes.len()),
+        by_id: HashMap::new(),
+        grad_enabled,
+        py_storages: 0,
+        out: AliasTrace {
+            objects: Vec::new(),
+            storages: Vec::new(),
+            inputs: Vec::new(),
+            input_nodes: Vec::new(),
+            outputs: Vec::new(),
+            writes: Vec::new(),
+            resizes: Vec::new(),
+            grad_enabled_at_entry: grad_enabled,
+            grad_enabled_at_exit: grad_enabled,
+        },
+    };
+    for (i, node) in nodes.iter().enumerate() {
+        let produced = t.node(i, node)?;
+        t.produced.push(produced);
+    }
+    t.out.grad_enabled_at_exit = t.grad_enabled;
+    Ok(t.out)
+}
+
+impl<'a> Tracer<'a> {
+    fn node(&mut self, i: usize, node: &'a NodeStructure) -> Result<Produced, AnalysisError> {
+        match &node.op {
+            NodeOp::Placeholder { .. } => {
+                let obj = node.tensor_id.map(|id| {
+                    // The same object passed twice is wrapped once.
+                    self.object_for(i, id, |this| this.fresh_object(i, id, true))
+                });
+                self.out.inputs.push(obj);
+                self.out.input_nodes.push(i);
+                Ok(obj.map_or(Produced::Other, Produced::Object))
+            }
+            NodeOp::Output => {
+                if let Some(Arg::List(items)) = node.args.first() {
+                    for (k, item) in items.iter().enumerate() {
+                        let slot = self.output_slot(node, k, item)?;
+                        self.out.outputs.push(slot);
+                    }
+                }
+                Ok(Produced::Other)
+            }
+            NodeOp::GetAttr => Ok(self.fresh_result(i, node)),
+            NodeOp::CallFunction => self.call(i, node),
+        }
+    }
+
+    fn output_slot(
+        &self,
+        node: &NodeStructure,
+        k: usize,
+        item: &Arg,
+    ) -> Result<OutputSlot, AnalysisError> {
+        Ok(match item {
+            Arg::Node(name) => {
+                let j = self.lookup(node, &format!("args[0][{k}]"), name)?;
+                match self.produced.get(j) {
+                    Some(Produced::Object(o)) => OutputSlot::Tensor(*o),
+                    _ => OutputSlot::Node(j),
+                }
+            }
+            Arg::Int(_) => OutputSlot::Literal("int"),
+            Arg::Float(_) => OutputSlot::Literal("float"),
+            Arg::Bool(_) => OutputSlot::Literal("bool"),
+            Arg::None => OutputSlot::Literal("NoneType"),
+            Arg::Str(_) => OutputSlot::Literal("str"),
+            Arg::List(_) => OutputSlot::Literal("list"),
+            Arg::Tagged(tag, _) => OutputSlot::Literal(match tag.as_str() {
+                "dtype" => "torch.dtype",
+                "device" => "torch.device",
+                "layout" => "torch.layout",
+                _ => "torch.memory_format",
+            }),
+        })
+    }
+
+    fn call(&mut self, i: usize, node: &'a NodeStructure) -> Result<Produced, AnalysisError> {
+        match &*node.target {
+            "torch._C._set_grad_enabled" => {
+                match node.args.first() {
+                    Some(Arg::Bool(b)) => self.grad_enabled = *b,
+                    _ => {
+                        return Err(AnalysisError::invalid(
+                            &node.name,
+                            "args[0]",
+                            "_set_grad_enabled takes one bool",
+                        ))
+                    }
+                }
+                Ok(Produced::Other)
+            }
+            "_operator.getitem" => self.getitem(i, node),
+            target if target.starts_with("aten.") => {
+                let op = (self.ops)(target)
+                    .map_err(|e| AnalysisError::invalid(&node.name, "target", e))?;
+                self.aten(i, node, op)
+            }
+            // SymInt arithmetic and other Python callables: a tensor they return is fresh.
+            _ => Ok(self.fresh_result(i, node)),
+        }
+    }
+
+    fn getitem(&mut self, i: usize, node: &NodeStructure) -> Result<Produced, AnalysisError> {
+        let (Some(Arg::Node(src)), Some(Arg::Int(k))) = (node.args.first(), node.args.get(1))
+        else {
+            return Ok(self.fresh_result(i, node));
+        };
+        let j = self.lookup(node, "args[0]", src)?;
+        let element = match self.produced.get(j) {
+            Some(Produced::List(items)) => usize::try_from(*k)
+                .ok()
+                .and_then(|k| items.get(k).copied())
+                .unwrap_or(Element::Fresh),
+            Some(Produced::UniformList(e)) => *e,
+            _ => Element::Fresh,
+        };
+        let Some(id) = node.tensor_id else {
+            return Ok(Produced::Other);
+        };
+        let obj = match element {
+            Element::Fresh => self.object_for(i, id, |this| this.fresh_object(i, id, false)),
+            Element::ViewOf(arg, multi) => {
+                let step = self
+                    .nodes
+                    .get(j)
+                    .map(|n| step_name(&n.target))
+                    .unwrap_or_default();
+                self.object_for(i, id, |this| {
+                    this.view_object(i, id, arg, multi, false, step)
+                })
+            }
+            Element::Is(obj) => self.alias_id(i, id, obj),
+        };
+        Ok(Produced::Object(obj))
+    }
+
+    fn aten(
+        &mut self,
+        i: usize,
+        node: &'a NodeStructure,
+        op: &OpInfo,
+    ) -> Result<Produced, AnalysisError> {
+        let bound = bind(node, op);
+        let tensors_of = |this: &Self, p: usize| -> Result<Vec<ObjectIdx>, AnalysisError> {
+            match bound.get(p).copied().flatten() {
+                Some((field, arg)) => this.objects_in(node, &field.to_string(), arg),
+                None => Ok(Vec::new()),
+            }
+        };
+        let single = |this: &Self, p: usize, what: &str| -> Result<ObjectIdx, AnalysisError> {
+            let field = bound
+                .get(p)
+                .copied()
+                .flatten()
+                .map_or_else(|| format!("args[{p}]"), |(f, _)| f.to_string());
+            match tensors_of(this, p)?.as_slice() {
+                [o] => Ok(*o),
+                _ => Err(AnalysisError::invalid(
+                    &node.name,
+                    field,
+                    format!("{what} must be a single tensor node"),
+                )),
+            }
+        };
+        match op.class {
+            OpClass::Functional => Ok(self.result_from_returns(i, node, op, &bound)?),
+            OpClass::View { multi_output } => {
+                let viewed = op
+                    .returns
+                    .iter()
+                    .find_map(|r| match r {
+                        ReturnKind::ViewOf(p) => Some(*p),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                let arg = single(self, viewed, "the viewed argument")?;
+                let multi = multi_output || op.returns_list;
+                if op.returns_list {
+                    return Ok(Produced::UniformList(Element::ViewOf(arg, true)));
+                }
+                let Some(id) = node.tensor_id else {
+                    return Ok(Produced::Other);
+                };
+                let step: Arc<str> = Arc::from(op.view_step.as_str());
+                let detach = op.is_detach;
+                Ok(Produced::Object(self.object_for(i, id, |this| {
+                    this.view_object(i, id, arg, multi, detach, step)
+                })))
+            }
+            OpClass::UnsafeView => {
+                let arg = single(self, 0, "self")?;
+                let Some(id) = node.tensor_id else {
+                    return Ok(Produced::Other);
+                };
+                let step: Arc<str> = Arc::from(op.view_step.as_str());
+                Ok(Produced::Object(self.object_for(i, id, |this| {
+                    // Shares the functional storage, but is fresh to output classification (rule 1a).
+                    let obj = this.view_object(i, id, arg, false, true, step);
+                    this.py_storages += 1;
+                    if let Some(o) = this.out.objects.get_mut(obj) {
+                        o.py_storage = this.py_storages;
+                    }
+                    obj
+                })))
+            }
+            OpClass::InplaceView => {
+                let w = single(self, 0, "self")?;
+                if let Some(o) = self.out.objects.get_mut(w) {
+                    o.metadata_flag = true;
+                    o.view_chain.push(Arc::from(op.view_step.as_str()));
+                }
+                Ok(self.result_is(i, node, w))
+            }
+            OpClass::Resize => {
+                let w = single(self, 0, "self")?;
+                let before = self.out.objects.get(w).map_or(i, |o| o.last_node);
+                self.out.resizes.push(Resize { node: i, before });
+                if let Some(o) = self.out.objects.get_mut(w) {
+                    o.metadata_flag = true;
+                }
+                Ok(self.result_is(i, node, w))
+            }
+            OpClass::SetStorage { shallow_copy } => {
+                let w = single(self, 0, "self")?;
+                let src = tensors_of(self, 1)?.first().copied();
+                let (fs, chain) = match src.and_then(|s| self.out.objects.get(s)) {
+                    Some(s) => (s.functional_storage, s.view_chain.clone()),
+                    None => (self.new_storage(), Vec::new()),
+                };
+                if let Some(o) = self.out.objects.get_mut(w) {
+                    o.functional_storage = fs;
+                    o.view_chain = chain;
+                    o.storage_changed = true;
+                    o.shallow_copy |= shallow_copy;
+                }
+                Ok(self.result_is(i, node, w))
+            }
+            OpClass::DataMutation => {
+                for &p in &op.written {
+                    for obj in tensors_of(self, p)? {
+                        self.write(i, obj);
+                    }
+                }
+                self.result_from_returns(i, node, op, &bound)
+            }
+        }
+    }
+
+    /// The result of an op decided return by return from the schema (rule 2).
+    fn result_from_returns(
+        &mut self,
+        i: usize,
+        node: &NodeStructure,
+        op: &OpInfo,
+        bound: &[Option<(Field<'_>, &Arg)>],
+    ) -> Result<Produced, AnalysisError> {
+        let element = |this: &Self, r: &ReturnKind| -> Result<Element, AnalysisError> {
+            Ok(match r {
+                ReturnKind::Fresh => Element::Fresh,
+                ReturnKind::WrittenArgument(p) => match bound.get(*p).copied().flatten() {
+                    Some((field, arg)) => {
+                        match this.objects_in(node, &field.to_string(), arg)?.as_slice() {
+                            [o] => Element::Is(*o),
+                            _ => Element::Fresh,
+                        }
+                    }
+                    None => Element::Fresh,
+                },
+                ReturnKind::ViewOf(p) => match bound.get(*p).copied().flatten() {
+                    Some((field, arg)) => {
+                        match this.objects_in(node, &field.to_string(), arg)?.as_slice() {
+                            [o] => Element::ViewOf(*o, false),
+                            _ => Element::Fresh,
+                        }
+                    }
+                    None => Element::Fresh,
+                },
+            })
+        };
+        let elements = op
+            .returns
+            .iter()
+            .map(|r| element(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        if op.returns_list {
+            return Ok(Produced::UniformList(
+                elements.first().copied().unwrap_or(Element::Fresh),
+            ));
+        }
+        if elements.len() > 1 {
+            return Ok(Produced::List(elements));
+        }
+        let Some(id) = node.tensor_id else {
+            return Ok(Produced::Other);
+        };
+        let obj = match elements.first().copied().unwrap_or(Element::Fresh) {
+            Element::Is(o) => self.alias_id(i, id, o),
+            Element::ViewOf(arg, multi) => {
+                let step = step_name(&node.target);
+                self.object_for(i, id, |this| {
+                    this.view_object(i, id, arg, multi, false, step)
+                })
+            }
+            Element::Fresh => self.object_for(i, id, |this| this.fresh_object(i, id, false)),
+        };
+        Ok(Produced::Object(obj))
+    }
+
+    fn write(&mut self, node: usize, obj: ObjectIdx) {
+        let grad_enabled = self.grad_enabled;
+        if let Some(fs) = self
+            .out
+            .objects
+            .get(obj)
+            .and_then(|o| self.out.storages.get_mut(o.functional_storage))
+        {
+            fs.mutations = fs.mutations.saturating_add(1);
+            if !grad_enabled {
+                fs.no_grad_mutations = fs.no_grad_mutations.saturating_add(1);
+            }
+        }
+        self.out.writes.push(Write {
+            node,
+            object: obj,
+            grad_enabled,
+        });
+    }
+
+    /// The node's value is object `w` itself (in-place ops return `self`).
+    fn result_is(&mut self, i: usize, node: &NodeStructure, w: ObjectIdx) -> Produced {
+        match node.tensor_id {
+            Some(id) => Produced::Object(self.alias_id(i, id, w)),
+            None => Produced::Object(w),
+        }
+    }
+
+    fn alias_id(&mut self, i: usize, id: u64, obj: ObjectIdx) -> ObjectIdx {
+        let obj = *self.by_id.entry(id).or_insert(obj);
+        if let Some(o) = self.out.objects.get_mut(obj) {
+            o.last_node = i;
+        }
+        obj
+    }
+
+    fn fresh_result(&mut self, i: usize, node: &NodeStructure) -> Produced {
+        match node.tensor_id {
+            Some(id) => {
+                Produced::Object(self.object_for(i, id, |this| this.fresh_object(i, id, false)))
+            }
+            None => Produced::Other,
+        }
+    }
+
+    /// The object with `tensor_id` `id`, made by `make` if it is new.
+    fn object_for(
+        &mut self,
+        i: usize,
+        id: u64,
+        make: impl FnOnce(&mut Self) -> ObjectIdx,
+    ) -> ObjectIdx {
+        match self.by_id.get(&id) {
+            Some(&obj) => {
+                if let Some(o) = self.out.objects.get_mut(obj) {
+                    o.last_node = i;
+                }
+                obj
+            }
+            None => {
+                let obj = make(self);
+                self.by_id.insert(id, obj);
+                obj
+            }
+        }
+    }
+
+    fn new_storage(&mut self) -> usize {
+        self.out.storages.push(FunctionalStorage::default());
+        self.out.storages.len() - 1
+    }
+
+    fn fresh_object(&mut self, i: usize, id: u64, is_input: bool) -> ObjectIdx {
+        let functional_storage = self.new_storage();
+        self.py_storages += 1;
+        self.push_object(Object {
+            tensor_id: id,
+            functional_storage,
+            py_storage: self.py_storages,
+            base: None,
+            multi_output_view: false,
+            metadata_flag: false,
+            storage_changed: false,
+            shallow_copy: false,
+            view_chain: Vec::new(),
+            first_node: i,
+            last_node: i,
+            created_with_grad: self.grad_enabled,
+            is_input,
+        })
+    }
+
+    /// A view of `arg` (rule 1); `no_base` for `detach` and `_unsafe_view`.
+    fn view_object(
+        &mut self,
+        i: usize,
+        id: u64,
+        arg: ObjectIdx,
+        multi: bool,
+        no_base: bool,
+        step: Arc<str>,
+    ) -> ObjectIdx {
+        let Some(a) = self.out.objects.get(arg) else {
+            return self.fresh_object(i, id, false);
+        };
+        let mut view_chain = a.view_chain.clone();
+        view_chain.push(step);
+        let obj = Object {
+            tensor_id: id,
+            functional_storage: a.functional_storage,
+            py_storage: a.py_storage,
+            base: if no_base {
+                None
+            } else {
+                Some(a.base.unwrap_or(arg))
+            },
+            multi_output_view: a.multi_output_view || multi,
+            metadata_flag: false,
+            storage_changed: false,
+            shallow_copy: false,
+            view_chain,
+            first_node: i,
+            last_node: i,
+            created_with_grad: self.grad_enabled,
+            is_input: false,
+        };
+        self.push_object(obj)
+    }
+
+    fn push_object(&mut self, o: Object) -> ObjectIdx {
+        self.out.objects.push(o);
+        self.out.objects.len() - 1
+    }
+
+    fn lookup(
+        &self,
+        node: &NodeStructure,
+        field: &str,
+        name: &str,
+    ) -> Result<usize, AnalysisError> {
+        self.index_of.get(name).copied().ok_or_else(|| {
+            AnalysisError::invalid(&node.name, field, format!("unknown node `{name}`"))
+        })
+    }
+
+    /// Tensor objects an argument holds (a node, or a list of nodes).
+    fn objects_in(
+        &self,
+        node: &NodeStructure,
+        field: &str,
+        arg: &Arg,
+    ) -> Result<Vec<ObjectIdx>, AnalysisError> {
+        let mut out = Vec::new();
+        let mut stack = vec![arg];
+        while let Some(a) = stack.pop() {
+            match a {
+                Arg::Node(name) => {
+                    let j = self.lookup(node, field, name)?;
+                    if let Some(Produced::Object(o)) = self.produced.get(j) {
+                        out.push(*o);
+                    }
+                }
+                Arg::List(items) => stack.extend(items.iter().rev()),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where a bound argument sits in the node, for messages.
+#[derive(Clone, Copy, Debug)]
+enum Field<'n> {
+    Positional(usize),
+    Keyword(&'n str),
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Positional(k) => write!(f, "args[{k}]"),
+            Field::Keyword(name) => write!(f, "kwargs.{name}"),
+        }
+    }
+}
+
+/// Binds a node's args and kwargs to the schema's parameters: `(field, arg)` per parameter.
+fn bind<'n>(node: &'n NodeStructure, op: &OpInfo) -> Vec<Option<(Field<'n>, &'n Arg)>> {
+    let mut bound: Vec<Option<(Field<'n>, &Arg)>> = vec![None; op.params.len()];
+    let positional = op.params.iter().enumerate().filter(|(_, p)| !p.kwarg_only);
+    for ((p, _), (k, arg)) in positional.zip(node.args.iter().enumerate()) {
+        if let Some(slot) = bound.get_mut(p) {
+            *slot = Some((Field::Positional(k), arg));
+        }
+    }
+    for (name, arg) in &node.kwargs {
+        if let Some(p) = op.params.iter().position(|p| &p.name == name) {
+            if let Some(slot) = bound.get_mut(p) {
+                *slot = Some((Field::Keyword(name), arg));
+            }
+        }
+    }
+    bound
+}
+
+fn step_name(target: &str) -> Arc<str> {
+    let mut parts = target.split('.').skip(1);
+    let name = parts.next().unwrap_or_default();
+    Arc::from(match parts.next() {
+        Some("default") | None => name.to_owned(),
+        Some(overload) => format!("{name}_{overload}"),
+    })
+}

@@ -1,0 +1,11 @@
+//! The graph-dump model: size expressions, the checked graph, and loading
+//! (format v1). Knows nothing of salsa or of the analyses.
+
+pub mod diagnostic;
+pub mod expr;
+pub mod load;
+pub mod model;
+
+pub use diagnostic::{Diagnostic, LoadError, Location};
+pub use load::{load_json, load_str};
+pub use model::*;

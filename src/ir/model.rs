@@ -1,0 +1,200 @@
+//! The checked graph: what a valid dump says, with names resolved and
+//! expressions parsed. Nothing here knows about salsa or files.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::expr::SizeExpr;
+
+/// How the call is to be analysed (format §2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Config {
+    pub keep_input_mutations: bool,
+    pub is_train: bool,
+    pub grad_enabled: bool,
+    pub dynamic_shapes: bool,
+    pub num_params_buffers: usize,
+}
+
+/// A shape symbol and what the shape environment knows of it (format §3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Symbol {
+    pub hint: i64,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub source: Option<String>,
+}
+
+pub type Symbols = BTreeMap<String, Symbol>;
+
+/// One operator of the dump: its schema text and tags (format §4).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Operator {
+    pub schema: String,
+    /// `None` when the dump had no `operator_tags` (semantics §3.1.3 then decides).
+    pub tags: Option<Vec<String>>,
+}
+
+pub type Operators = BTreeMap<String, Operator>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    Parameter,
+    Buffer,
+    UserInput,
+    Token,
+}
+
+/// What a node is, apart from the value it produced. This is the part of a
+/// node that rarely changes between recompilations.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeStructure {
+    pub name: Arc<str>,
+    pub op: NodeOp,
+    pub target: Arc<str>,
+    pub args: Vec<Arg>,
+    pub kwargs: Vec<(String, Arg)>,
+    /// Identity of the tensor object the node produced (format §8.1).
+    pub tensor_id: Option<u64>,
+    pub base_tensor_id: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeOp {
+    Placeholder {
+        kind: InputKind,
+        fqn: Option<String>,
+        source: Option<String>,
+    },
+    CallFunction,
+    GetAttr,
+    Output,
+}
+
+/// An argument (format §6). Node references are by name so that inserting a
+/// node does not change the arguments of the nodes around it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Arg {
+    Node(Arc<str>),
+    Int(i64),
+    Float(F64),
+    Bool(bool),
+    None,
+    Str(String),
+    List(Vec<Arg>),
+    /// `{"dtype": ...}`, `{"device": ...}`, `{"memory_format": ...}`, `{"layout": ...}`.
+    Tagged(String, String),
+}
+
+/// An `f64` compared bit for bit, so values can live in salsa.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct F64(pub u64);
+
+impl F64 {
+    pub fn new(v: f64) -> Self {
+        F64(v.to_bits())
+    }
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+/// The value a node produced (format §7).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    None,
+    Tensor(TensorMeta),
+    Int(i64),
+    SymInt(SizeExpr),
+    Float(F64),
+    SymFloat(String),
+    Bool(bool),
+    SymBool(String),
+    Str(String),
+    List(Vec<Value>),
+}
+
+impl Value {
+    pub fn as_tensor(&self) -> Option<&TensorMeta> {
+        match self {
+            Value::Tensor(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// A tensor value, split by what the analyses read: geometry (overlap,
+/// tangents, metadata mutations) and autograd facts (output classification).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TensorMeta {
+    pub geometry: Geometry,
+    pub autograd: Autograd,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Geometry {
+    pub shape: Vec<SizeExpr>,
+    pub stride: Vec<SizeExpr>,
+    pub storage_offset: SizeExpr,
+    pub dtype: Arc<str>,
+    pub device: Arc<str>,
+    pub storage: u64,
+    pub storage_nbytes: SizeExpr,
+    pub layout: Arc<str>,
+    pub is_conj: bool,
+    pub is_neg: bool,
+}
+
+impl Geometry {
+    pub fn is_sparse(&self) -> bool {
+        self.layout.starts_with("sparse")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Autograd {
+    pub requires_grad: bool,
+    pub is_leaf: bool,
+    pub is_view: bool,
+    pub grad_fn: GradFn,
+}
+
+/// The kind of a value's autograd node (format §7, key `grad_fn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GradFn {
+    None,
+    Builtin,
+    Custom,
+    /// The dump predates the key: fall back to `is_leaf` (semantics §3.3.4).
+    Unknown,
+}
+
+/// A base of a view input that is not necessarily an input itself (format §8.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InputBase {
+    pub tensor_id: u64,
+    pub val: TensorMeta,
+}
+
+/// A whole checked dump, as plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Graph {
+    pub name: String,
+    pub description: String,
+    pub config: Config,
+    pub symbols: Symbols,
+    pub operators: Operators,
+    pub nodes: Vec<Node>,
+    pub input_bases: Vec<InputBase>,
+    pub in_spec: Option<serde_json::Value>,
+    pub out_spec: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    pub structure: NodeStructure,
+    pub val: Value,
+}

@@ -1,0 +1,36 @@
+//! aotio: PyTorch AOTAutograd's input/output analysis as an incremental,
+//! query-based compiler pass.
+//!
+//! Layers, each knowing less than the one above:
+//! - [`ir`]: the graph-dump model (format v1) and size expressions;
+//! - [`schema`]: operator schemas and what their alias annotations mean;
+//! - [`overlap`]: the storage-overlap engine;
+//! - [`analysis`]: the analyses as pure functions;
+//! - [`db`] and [`queries`]: the salsa database and the memoized queries;
+//! - [`session`]: one graph in a database, and its report.
+//!
+//! ```
+//! let dump = aotio::EXAMPLE_DUMP;
+//! let session = aotio::Session::from_json_str(dump).expect("a valid dump");
+//! let report = session.report().expect("the example analyses");
+//! let meta = report.fw_metadata.as_ref().expect("PyTorch accepts the example");
+//! assert!(meta.input_info.iter().any(|i| i.mutates_data));
+//! ```
+
+// Data from outside must never panic the process that embeds aotio.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod analysis;
+pub mod db;
+pub mod ir;
+pub mod overlap;
+pub mod queries;
+pub mod schema;
+pub mod session;
+
+pub use session::Session;
+
+/// The embedded example analysed by `aotio analyze` without a file: a
+/// training step through Linear, BatchNorm (running statistics updated in
+/// place), an in-place ReLU, and a view returned.
+pub const EXAMPLE_DUMP: &str = include_str!("example.json");

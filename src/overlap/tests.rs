@@ -1,0 +1,527 @@
+//! Tests of the overlap engine: the worked table of semantics §4.3, families
+//! at scale against the pairwise baseline, and property tests against a
+//! brute-force oracle (exact mode) and the transcribed predicate (torch mode).
+
+use std::collections::BTreeSet;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use super::*;
+
+fn view(offset: i64, sizes: &[i64], strides: &[i64]) -> StridedView {
+    StridedView::new(sizes.to_vec(), strides.to_vec(), offset)
+}
+
+// ---------------------------------------------------------------------------
+// Oracles
+
+/// Every element address of a view, or `None` when it has too many to list.
+fn elements(v: &StridedView) -> Option<BTreeSet<i128>> {
+    if v.sizes.len() != v.strides.len() || v.sizes.iter().any(|&s| s < 0) {
+        return None;
+    }
+    let mut out = BTreeSet::from([i128::from(v.offset)]);
+    for (&size, &stride) in v.sizes.iter().zip(&v.strides) {
+        if size == 0 {
+            return Some(BTreeSet::new());
+        }
+        if out.len().checked_mul(usize::try_from(size).ok()?)? > 100_000 {
+            return None;
+        }
+        out = out
+            .iter()
+            .flat_map(|&a| (0..size).map(move |i| a + i128::from(i) * i128::from(stride)))
+            .collect();
+    }
+    Some(out)
+}
+
+/// Members and pairs of an overlap relation.
+type Relation = (Vec<usize>, Vec<(usize, usize)>);
+
+/// Sharing members and pairs by enumeration.
+fn oracle(views: &[StridedView]) -> Option<Relation> {
+    let sets: Vec<BTreeSet<i128>> = views.iter().map(elements).collect::<Option<_>>()?;
+    let mut pairs = Vec::new();
+    for (i, a) in sets.iter().enumerate() {
+        for (j, b) in sets.iter().enumerate().skip(i + 1) {
+            if !a.is_disjoint(b) {
+                pairs.push((i, j));
+            }
+        }
+    }
+    Some((members_of(&pairs), pairs))
+}
+
+/// PyTorch's pairs by calling the transcribed predicate on each pair, in
+/// PyTorch's argument order (later index first).
+fn torch_pairs_direct(views: &[StridedView]) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for (j, later) in views.iter().enumerate() {
+        for (i, earlier) in views.iter().enumerate().take(j) {
+            if !torch_definitely_do_not_overlap(later, earlier) {
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs
+}
+
+fn members_of(pairs: &[(usize, usize)]) -> Vec<usize> {
+    let set: BTreeSet<usize> = pairs.iter().flat_map(|&(i, j)| [i, j]).collect();
+    set.into_iter().collect()
+}
+
+// ---------------------------------------------------------------------------
+// Semantics §4.3, one row per case
+
+/// Checks one row: PyTorch's members, the true members, and that every entry
+/// point agrees with them.
+#[track_caller]
+fn check(views: &[StridedView], torch: &[usize], exact: &[usize]) {
+    let t = compute_overlap(views, Mode::Torch);
+    assert_eq!(t.overlapping, torch, "torch members of {views:?}");
+    assert_eq!(
+        overlapping_members(views, Mode::Torch).0,
+        torch,
+        "torch fast path of {views:?}"
+    );
+    assert_eq!(
+        torch_pairwise_baseline(views),
+        torch,
+        "baseline of {views:?}"
+    );
+    let e = compute_overlap(views, Mode::Exact);
+    assert_eq!(
+        (e.overlapping.as_slice(), e.inexact),
+        (exact, false),
+        "exact members of {views:?}"
+    );
+    assert_eq!(
+        overlapping_members(views, Mode::Exact),
+        (exact.to_vec(), false),
+        "exact fast path of {views:?}"
+    );
+    if let Some((members, _)) = oracle(views) {
+        assert_eq!(
+            members, exact,
+            "oracle disagrees with the table for {views:?}"
+        );
+    }
+}
+
+#[test]
+fn worked_table() {
+    let cases: &[(&[StridedView], &[usize], &[usize])] = &[
+        (&[view(0, &[4], &[1]), view(4, &[4], &[1])], &[], &[]),
+        (
+            &[view(0, &[4], &[1]), view(3, &[4], &[1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        // Interleaved columns: PyTorch's false positive.
+        (&[view(0, &[4], &[4]), view(1, &[4], &[4])], &[0, 1], &[]),
+        (
+            &[view(0, &[4, 4], &[8, 1]), view(3, &[4, 4], &[8, 1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (
+            &[view(0, &[4, 4], &[8, 1]), view(4, &[4, 4], &[8, 1])],
+            &[],
+            &[],
+        ),
+        (
+            &[view(0, &[4, 4], &[8, 1]), view(28, &[4, 4], &[8, 1])],
+            &[],
+            &[],
+        ),
+        (
+            &[view(0, &[4, 4], &[9, 1]), view(22, &[4, 4], &[9, 1])],
+            &[],
+            &[],
+        ),
+        (
+            &[view(0, &[4, 4], &[9, 1]), view(23, &[4, 4], &[9, 1])],
+            &[],
+            &[],
+        ),
+        (
+            &[view(0, &[4, 4], &[9, 1]), view(24, &[4, 4], &[9, 1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (
+            &[view(0, &[4, 4], &[8, 1]), view(4, &[4, 4], &[9, 1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        // The row rule's false negative (semantics §5 item 2).
+        (
+            &[view(0, &[4, 4], &[8, 1]), view(9, &[4, 4], &[8, 1])],
+            &[],
+            &[0, 1],
+        ),
+        (&[view(0, &[0], &[1]), view(0, &[4], &[1])], &[], &[]),
+        (
+            &[view(0, &[4], &[1]), view(0, &[4], &[1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (&[view(0, &[2], &[2]), view(3, &[4], &[1])], &[], &[]),
+        (
+            &[view(0, &[2], &[2]), view(2, &[4], &[1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (
+            &[
+                view(0, &[4], &[1]),
+                view(2, &[4], &[1]),
+                view(10, &[2], &[1]),
+            ],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (&[view(0, &[4], &[0]), view(1, &[4], &[1])], &[], &[]),
+        (&[view(4, &[], &[]), view(4, &[], &[])], &[0, 1], &[0, 1]),
+        (
+            &[view(0, &[2, 2], &[4, 1]), view(2, &[2, 2], &[4, 1])],
+            &[],
+            &[],
+        ),
+        // The conformance README's example of the false negative.
+        (
+            &[view(3, &[6, 1], &[3, 1]), view(18, &[1, 3], &[3, 1])],
+            &[],
+            &[0, 1],
+        ),
+        // Both contiguous inside one row group: step 4 decides, not the row rule.
+        (
+            &[view(0, &[2, 8], &[8, 1]), view(9, &[1, 2], &[8, 1])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        // Column blocks of an 8×12 matrix ...
+        (
+            &[
+                view(0, &[8, 4], &[12, 1]),
+                view(4, &[8, 4], &[12, 1]),
+                view(8, &[8, 4], &[12, 1]),
+            ],
+            &[],
+            &[],
+        ),
+        // ... a wider block meeting its neighbour, and a small block starting
+        // inside block 0's columns on its second row (a false negative again).
+        (
+            &[
+                view(0, &[8, 4], &[12, 1]),
+                view(4, &[8, 7], &[12, 1]),
+                view(10, &[8, 2], &[12, 1]),
+                view(14, &[2, 2], &[12, 1]),
+            ],
+            &[1, 2],
+            &[0, 1, 2, 3],
+        ),
+        // A row block whose rows wrap past the grid edge meets the next row's start.
+        (
+            &[view(6, &[3, 4], &[8, 1]), view(16, &[1, 1], &[8, 1])],
+            &[],
+            &[0, 1],
+        ),
+        // Broadcast (stride-0) views.
+        (
+            &[view(5, &[3, 2], &[0, 1]), view(6, &[2], &[0])],
+            &[0, 1],
+            &[0, 1],
+        ),
+        (&[view(5, &[3, 2], &[0, 1]), view(7, &[2], &[0])], &[], &[]),
+    ];
+    for (views, torch, exact) in cases {
+        check(views, torch, exact);
+    }
+}
+
+#[test]
+fn decision_trace_of_the_false_negative() {
+    use TorchTest as T;
+    let d = torch_decision(&view(9, &[4, 4], &[8, 1]), &view(0, &[4, 4], &[8, 1]));
+    assert!(d.disjoint);
+    let lower = Arg::Second;
+    assert_eq!(
+        d.tests,
+        vec![
+            (T::NumelIsZero(Arg::First), false),
+            (T::NumelIsZero(Arg::Second), false),
+            (T::FirstOffsetGreater, true),
+            (T::IsContiguous(Arg::Second), false),
+            (T::LastBeforeUpperStart { lower }, false),
+            (T::InnerStrideIsOne(Arg::Second), true),
+            (T::InnerStrideIsOne(Arg::First), true),
+            (T::OuterStridesEqual, true),
+            (T::DeltaWithinFirstRow { lower }, false),
+            (T::LowerEndsBeforeDelta { lower }, false),
+            (T::UpperRowFitsInPeriod { lower }, true),
+        ]
+    );
+    let overflow = torch_decision(&view(0, &[i64::MAX], &[2]), &view(5, &[2], &[2]));
+    assert!(!overflow.disjoint);
+    assert_eq!(overflow.tests.last(), Some(&(T::Overflow, true)));
+}
+
+#[test]
+fn storage_overlap_guard() {
+    let a = [view(0, &[4], &[1]), view(2, &[4], &[1])];
+    let b = [view(10, &[2], &[1])];
+    assert!(storage_overlap_guard_holds(&a, &b));
+    assert!(!storage_overlap_guard_holds(&b, &a));
+    assert!(!storage_overlap_guard_holds(&a[..1], &a[1..]));
+    assert!(storage_overlap_guard_holds(&[], &b));
+}
+
+#[test]
+fn work_bound_is_reported() {
+    let a = view(0, &[3, 3], &[5, 7]);
+    let b = view(2, &[3], &[11]);
+    assert_eq!(shares_element_bounded(&a, &b, 1), None);
+    assert_eq!(shares_element_bounded(&a, &b, 1000), shares_element(&a, &b));
+    // Two contiguous ranges need no search at all.
+    assert_eq!(
+        shares_element_bounded(&view(0, &[4], &[1]), &view(3, &[2], &[1]), 0),
+        Some(true)
+    );
+}
+
+#[test]
+fn malformed_geometry_is_may_overlap() {
+    let wild = [
+        view(i64::MAX, &[i64::MAX, 2], &[i64::MAX, i64::MIN]),
+        view(i64::MIN, &[3], &[-1]),
+        view(0, &[2, 3], &[1]),
+        view(0, &[-2], &[1]),
+        view(5, &[0, -3], &[1, 1]),
+    ];
+    let exact = compute_overlap(&wild, Mode::Exact);
+    assert!(exact.inexact);
+    assert_eq!(exact.overlapping, vec![0, 1, 2, 3]);
+    assert_eq!(
+        overlapping_members(&wild, Mode::Exact),
+        (vec![0, 1, 2, 3], true)
+    );
+    assert_eq!(
+        overlapping_members(&wild, Mode::Torch).0,
+        torch_pairwise_baseline(&wild)
+    );
+    assert_eq!(
+        compute_overlap(&wild, Mode::Torch).pairs,
+        torch_pairs_direct(&wild)
+    );
+    // Negative strides are well-formed for the exact solver.
+    let reversed = [
+        view(7, &[4], &[-2]),
+        view(0, &[4], &[2]),
+        view(2, &[2], &[1]),
+    ];
+    assert_eq!(
+        compute_overlap(&reversed, Mode::Exact).pairs,
+        vec![(0, 2), (1, 2)]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Families at scale (the benchmark's shapes) against the baseline
+
+/// A small deterministic generator, so that large cases need no seed plumbing.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        i64::try_from((self.0 >> 33) % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
+    }
+}
+
+/// Both modes' fast paths against their references on one list.
+#[track_caller]
+fn agree_at_scale(views: &[StridedView]) {
+    let torch = overlapping_members(views, Mode::Torch);
+    assert_eq!(torch, (torch_pairwise_baseline(views), false));
+    assert_eq!(compute_overlap(views, Mode::Torch).overlapping, torch.0);
+    let exact = compute_overlap(views, Mode::Exact);
+    assert!(!exact.inexact);
+    assert_eq!(
+        overlapping_members(views, Mode::Exact),
+        (exact.overlapping, false)
+    );
+}
+
+#[test]
+fn families_at_scale() {
+    let n = 1500;
+    // Column blocks of width 3 in a 6-row matrix; every tenth is one column wider.
+    let columns: Vec<StridedView> = (0..n)
+        .map(|k| view(3 * k, &[6, if k % 10 == 0 { 4 } else { 3 }], &[3 * n, 1]))
+        .collect();
+    agree_at_scale(&columns);
+    assert_eq!(
+        overlapping_members(&columns, Mode::Exact).0.len(),
+        2 * (n as usize / 10)
+    );
+
+    // Interleaved columns, plus one diagonal-ish view crossing them.
+    let mut interleaved: Vec<StridedView> = (0..n).map(|k| view(k, &[5], &[n])).collect();
+    interleaved.push(view(7, &[5], &[n + 1]));
+    agree_at_scale(&interleaved);
+
+    // Random row-group views (two row strides), ranges, columns, broadcasts.
+    let mut rng = Lcg(7);
+    let mixed: Vec<StridedView> = (0..n)
+        .map(|_| {
+            let offset = rng.below(40_000);
+            match rng.below(5) {
+                0 | 1 => view(offset, &[1 + rng.below(6), 1 + rng.below(40)], &[32, 1]),
+                2 => view(offset, &[1 + rng.below(4), 1 + rng.below(40)], &[45, 1]),
+                3 => view(offset, &[1 + rng.below(30)], &[1]),
+                _ => view(
+                    offset,
+                    &[1 + rng.below(4), 2],
+                    &[32 * (1 + rng.below(2)), 0],
+                ),
+            }
+        })
+        .collect();
+    agree_at_scale(&mixed);
+}
+
+// ---------------------------------------------------------------------------
+// Property tests
+
+/// Any small view, including negative strides (odd for torch mode).
+fn small_view() -> impl Strategy<Value = StridedView> {
+    (0usize..=3)
+        .prop_flat_map(|d| (vec(0i64..=4, d), vec(-3i64..=9, d), 0i64..=30))
+        .prop_map(|(sizes, strides, offset)| StridedView::new(sizes, strides, offset))
+}
+
+/// A member of the row group of stride `r` (PyTorch's row rule applies).
+fn row_view(r: i64) -> impl Strategy<Value = StridedView> {
+    (0i64..=4, 0i64..=r + 2, 0i64..=40)
+        .prop_map(move |(rows, width, offset)| view(offset, &[rows, width], &[r, 1]))
+}
+
+/// Lists that mix a row group with contiguous ranges, columns and anything.
+fn family(max_len: usize) -> impl Strategy<Value = Vec<StridedView>> {
+    (1i64..=9).prop_flat_map(move |r| {
+        vec(
+            prop_oneof![
+                4 => row_view(r),
+                1 => (1i64..=12, 0i64..=40).prop_map(|(len, offset)| view(offset, &[len], &[1])),
+                1 => (1i64..=5, 0i64..=40).prop_map(move |(len, offset)| view(offset, &[len], &[r])),
+                2 => small_view(),
+            ],
+            2..=max_len,
+        )
+    })
+}
+
+/// Geometry with extreme values, to shake out overflow handling.
+fn wild_view() -> impl Strategy<Value = StridedView> {
+    let value = prop_oneof![
+        -3i64..=5,
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(i64::MAX / 2),
+        Just(1i64 << 32),
+        any::<i64>(),
+    ];
+    (0usize..=3)
+        .prop_flat_map(move |d| (vec(value.clone(), d), vec(value.clone(), d), value.clone()))
+        .prop_map(|(sizes, strides, offset)| StridedView::new(sizes, strides, offset))
+}
+
+proptest! {
+    // No regression files: a failure prints its minimal input instead.
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn exact_mode_matches_enumeration(views in family(8)) {
+        let Some((members, pairs)) = oracle(&views) else { return Ok(()) };
+        let e = compute_overlap(&views, Mode::Exact);
+        prop_assert_eq!(&e.pairs, &pairs);
+        prop_assert_eq!(&e.overlapping, &members);
+        prop_assert!(!e.inexact);
+        prop_assert_eq!(overlapping_members(&views, Mode::Exact), (members, false));
+        for &(i, j) in &pairs {
+            prop_assert_eq!(shares_element(&views[i], &views[j]), Some(true));
+        }
+    }
+
+    #[test]
+    fn torch_mode_matches_the_transcription(views in family(8)) {
+        let pairs = torch_pairs_direct(&views);
+        let members = members_of(&pairs);
+        let t = compute_overlap(&views, Mode::Torch);
+        prop_assert_eq!(&t.pairs, &pairs);
+        prop_assert_eq!(&t.overlapping, &members);
+        prop_assert_eq!(overlapping_members(&views, Mode::Torch), (members.clone(), false));
+        prop_assert_eq!(torch_pairwise_baseline(&views), members);
+    }
+
+    #[test]
+    fn crowded_lists_agree(views in family(40)) {
+        let torch = overlapping_members(&views, Mode::Torch).0;
+        prop_assert_eq!(&torch, &torch_pairwise_baseline(&views));
+        prop_assert_eq!(&torch, &members_of(&torch_pairs_direct(&views)));
+        let e = compute_overlap(&views, Mode::Exact);
+        prop_assert_eq!(overlapping_members(&views, Mode::Exact), (e.overlapping.clone(), false));
+        if let Some((members, pairs)) = oracle(&views) {
+            prop_assert_eq!(e.pairs, pairs);
+            prop_assert_eq!(e.overlapping, members);
+        }
+    }
+
+    #[test]
+    fn pairwise_exact_matches_enumeration(a in small_view(), b in small_view()) {
+        if let (Some(x), Some(y)) = (elements(&a), elements(&b)) {
+            prop_assert_eq!(shares_element(&a, &b), Some(!x.is_disjoint(&y)));
+        }
+    }
+
+}
+
+proptest! {
+    // Extreme values make the solver spend its work bound: fewer cases.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn wild_input_never_panics(views in vec(wild_view(), 0..=5)) {
+        let t = compute_overlap(&views, Mode::Torch);
+        prop_assert_eq!(&t.pairs, &torch_pairs_direct(&views));
+        prop_assert_eq!(overlapping_members(&views, Mode::Torch).0, torch_pairwise_baseline(&views));
+        let e = compute_overlap(&views, Mode::Exact);
+        let fast = overlapping_members(&views, Mode::Exact);
+        if !e.inexact && !fast.1 {
+            prop_assert_eq!(fast.0, e.overlapping);
+        }
+        for a in &views {
+            for b in &views {
+                let _ = shares_element(a, b);
+                let _ = torch_decision(a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The analyses as memoized salsa queries. Each query only wires a pure
+//! function of `analysis` to the inputs it reads; the split follows what
+//! changes together, so salsa's early cutoff stops an edit early.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::analysis::autograd::{final_autograd, FinalAutograd};
+use crate::analysis::collect::{self, Facts, Outputs};
+use crate::analysis::error::AnalysisError;
+use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
+use crate::analysis::ops::{resolve, OpInfo};
+use crate::analysis::trace::{trace, AliasTrace};
+use crate::db::{GraphInput, NodeInput};
+use crate::ir::expr::SizeExpr;
+use crate::ir::{Autograd, Geometry, NodeStructure, Value};
+
+pub type QueryResult<T> = Result<T, AnalysisError>;
+
+/// Grad mode at entry, projected out of the config so other config edits stop here.
+#[salsa::tracked(returns(copy))]
+pub fn grad_enabled_at_entry(db: &dyn salsa::Database, graph: GraphInput) -> bool {
+    graph.config(db).grad_enabled
+}
+
+#[salsa::tracked(returns(copy))]
+pub fn keep_input_mutations(db: &dyn salsa::Database, graph: GraphInput) -> bool {
+    graph.config(db).keep_input_mutations
+}
+
+/// Every operator the graph calls, resolved once.
+#[salsa::tracked(returns(ref))]
+pub fn operator_table(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> Arc<HashMap<Arc<str>, Result<OpInfo, String>>> {
+    let operators = graph.operators(db);
+    let mut table = HashMap::new();
+    for node in graph.nodes(db) {
+        let target = &node.structure(db).target;
+        if target.starts_with("aten.") && !table.contains_key(target) {
+            table.insert(target.clone(), resolve(target, operators));
+        }
+    }
+    Arc::new(table)
+}
+
+/// The functionalization model over the graph's structure (no values read).
+#[salsa::tracked(returns(ref))]
+pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<AliasTrace>> {
+    let _span = tracing::debug_span!("alias_trace").entered();
+    let table = operator_table(db, graph);
+    let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
+    let lookup = |target: &str| -> Result<&OpInfo, String> {
+        match table.get(target) {
+            Some(Ok(op)) => Ok(op),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("unknown operator `{target}`")),
+        }
+    };
+    trace(&structures, &lookup, grad_enabled_at_entry(db, graph)).map(Arc::new)
+}
+
+/// A node's autograd facts, projected out of its value.
+#[salsa::tracked(returns(copy))]
+pub fn node_autograd(db: &dyn salsa::Database, node: NodeInput) -> Option<Autograd> {
+    node.value(db).as_tensor().map(|t| t.autograd)
+}
+
+/// A node's geometry, projected out of its value.
+#[salsa::tracked(returns(ref))]
+pub fn node_geometry(db: &dyn salsa::Database, node: NodeInput) -> Option<Geometry> {
+    node.value(db).as_tensor().map(|t| t.geometry.clone())
+}
+
+/// The Python type of a non-tensor node's value.
+#[salsa::tracked(returns(copy))]
+pub fn node_value_type(db: &dyn salsa::Database, node: NodeInput) -> &'static str {
+    match node.value(db) {
+        Value::Int(_) => "int",
+        Value::SymInt(_) => "torch.SymInt",
+        Value::Float(_) => "float",
+        Value::SymFloat(_) => "torch.SymFloat",
+        Value::Bool(_) => "bool",
+        Value::SymBool(_) => "torch.SymBool",
+        Value::Str(_) => "str",
+        Value::List(_) => "list",
+        Value::None => "NoneType",
+        Value::Tensor(_) => "torch._subclasses.functional_tensor.FunctionalTensor",
+    }
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn final_autograd_state(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Vec<FinalAutograd>>> {
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let nodes = graph.nodes(db);
+    let recorded = |i: usize| nodes.get(i).and_then(|n| node_autograd(db, *n));
+    final_autograd(trace, &recorded).map(Arc::new)
+}
+
+/// Runs `f` with read access to the nodes' facts through the projection queries.
+fn with_facts<R>(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    f: impl FnOnce(&Facts<'_>) -> R,
+) -> R {
+    let nodes = graph.nodes(db);
+    let symbols = graph.symbols(db);
+    let geometry = |i: usize| nodes.get(i).and_then(|n| node_geometry(db, *n).as_ref());
+    let recorded = |i: usize| nodes.get(i).and_then(|n| node_autograd(db, *n));
+    let value_type = |i: usize| nodes.get(i).map_or("NoneType", |n| node_value_type(db, *n));
+    let hint = |e: &SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
+    f(&Facts {
+        geometry: &geometry,
+        recorded_autograd: &recorded,
+        value_type: &value_type,
+        hint: &hint,
+    })
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn input_alias_info(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Vec<InputAliasInfo>>> {
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let autograd = final_autograd_state(db, graph)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    with_facts(db, graph, |facts| {
+        collect::check_resizes(trace, facts)?;
+        collect::input_info(trace, autograd, facts, keep_input_mutations(db, graph))
+    })
+    .map(Arc::new)
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn output_alias_info(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Outputs>> {
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let autograd = final_autograd_state(db, graph)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
+    with_facts(db, graph, |facts| {
+        collect::output_info(trace, autograd, inputs, facts)
+    })
+    .map(Arc::new)
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn traced_tangents(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Vec<Tangent>>> {
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
+    let outputs = output_alias_info(db, graph)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    Ok(Arc::new(with_facts(db, graph, |facts| {
+        collect::traced_tangents(trace, inputs, outputs, facts)
+    })))
+}
+
+/// The `ViewAndMutationMeta` of metadata collection (semantics §3.3).
+#[salsa::tracked(returns(ref))]
+pub fn fw_metadata(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<ViewAndMutationMeta>> {
+    let _span = tracing::debug_span!("fw_metadata").entered();
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
+    let outputs = output_alias_info(db, graph)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let tangents = traced_tangents(db, graph).as_ref().map_err(Clone::clone)?;
+    Ok(Arc::new(ViewAndMutationMeta {
+        input_info: inputs.to_vec(),
+        output_info: outputs.info.clone(),
+        num_intermediate_bases: outputs.intermediate_bases.len(),
+        keep_input_mutations: keep_input_mutations(db, graph),
+        traced_tangents: tangents.to_vec(),
+        grad_enabled_mutation: (trace.grad_enabled_at_exit != trace.grad_enabled_at_entry)
+            .then_some(trace.grad_enabled_at_exit),
+        num_tokens: 0,
+    }))
+}
+
+/// AOTAutograd's final joint-or-inference decision (semantics §3.4).
+#[salsa::tracked(returns(clone))]
+pub fn needs_autograd(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<bool> {
+    let meta = fw_metadata(db, graph).as_ref().map_err(Clone::clone)?;
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let nodes = graph.nodes(db);
+    let any_input_requires_grad = trace.input_nodes.iter().any(|&i| {
+        nodes
+            .get(i)
+            .and_then(|n| node_autograd(db, *n))
+            .is_some_and(|a| a.requires_grad)
+    });
+    Ok(collect::needs_autograd(
+        any_input_requires_grad,
+        &meta.input_info,
+        &meta.output_info,
+    ))
+}

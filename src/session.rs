@@ -1,0 +1,83 @@
+//! The library's front door: a database holding one graph, and the report
+//! of every analysis over it.
+
+use serde::Serialize;
+
+use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
+use crate::db::{Database, GraphInput};
+use crate::ir::{self, Graph, LoadError};
+use crate::queries;
+
+/// One graph under analysis, in a database that keeps results between edits.
+pub struct Session {
+    db: Database,
+    graph: GraphInput,
+}
+
+/// Everything aotio computes for a graph, in the layout of a conformance
+/// file's `expect` block. A PyTorch refusal is a result (`error`), not a failure.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_autograd: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fw_metadata: Option<ViewAndMutationMeta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TorchError>,
+}
+
+impl Session {
+    pub fn from_json_str(text: &str) -> Result<Session, LoadError> {
+        Ok(Session::from_graph(ir::load_str(text)?))
+    }
+
+    pub fn from_graph(graph: Graph) -> Session {
+        Session::with_database(Database::default(), graph)
+    }
+
+    pub fn with_database(db: Database, graph: Graph) -> Session {
+        let graph = db.add_graph(graph);
+        Session { db, graph }
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn db_mut(&mut self) -> &mut Database {
+        &mut self.db
+    }
+
+    pub fn graph(&self) -> GraphInput {
+        self.graph
+    }
+
+    /// The collected `ViewAndMutationMeta`.
+    pub fn fw_metadata(&self) -> Result<&ViewAndMutationMeta, &AnalysisError> {
+        queries::fw_metadata(&self.db, self.graph)
+            .as_ref()
+            .map(|m| &**m)
+    }
+
+    /// Runs every analysis. Graphs the analysis cannot make sense of give an
+    /// `Err`; cases PyTorch refuses give a report with `error` set.
+    pub fn report(&self) -> Result<Report, AnalysisError> {
+        let meta = match self.fw_metadata() {
+            Ok(m) => m.clone(),
+            Err(AnalysisError::Torch(e)) => {
+                return Ok(Report {
+                    needs_autograd: None,
+                    fw_metadata: None,
+                    error: Some(e.clone()),
+                })
+            }
+            Err(e) => return Err(e.clone()),
+        };
+        let needs_autograd = queries::needs_autograd(&self.db, self.graph)?;
+        Ok(Report {
+            needs_autograd: Some(needs_autograd),
+            fw_metadata: Some(meta),
+            error: None,
+        })
+    }
+}

@@ -1,0 +1,183 @@
+//! Shared by the conformance tests: the cases, and a field-by-field diff of
+//! aotio's JSON against PyTorch's `expect` block.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+pub fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance/graphs")
+}
+
+/// Every case file (the folder grows: read it, don't list it).
+pub fn case_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("the conformance folder is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_name().is_some_and(|n| n != "index.json")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+const IN_FIELDS: &[&str] = &[
+    "is_leaf",
+    "mutates_data",
+    "mutates_metadata",
+    "mutations_hidden_from_autograd",
+    "mutations_under_no_grad_or_inference_mode",
+    "mutation_inductor_storage_resize",
+    "mutates_storage_metadata",
+    "mutation_is_shallow_copy_data",
+    "requires_grad",
+    "keep_input_mutations",
+    "mutation_type",
+];
+const OUT_FIELDS: &[&str] = &[
+    "output_type",
+    "base_idx",
+    "dynamic_dims",
+    "requires_grad",
+    "requires_grad_for_backward",
+];
+const META_SCALARS: &[&str] = &[
+    "num_intermediate_bases",
+    "keep_input_mutations",
+    "grad_enabled_mutation",
+    "num_tokens",
+    "mutated_inp_runtime_indices",
+    "num_mutated_inp_runtime_indices",
+    "mutated_graph_handled_indices",
+    "num_mutated_graph_handled_indices",
+    "mutated_graph_handled_indices_seen_by_autograd",
+    "num_mutated_graph_handled_indices_seen_by_autograd",
+    "aliased_out_indices",
+    "unsafe_view_out_indices",
+    "num_outputs",
+    "num_outputs_non_aliased",
+    "num_outputs_aliased_to_inputs",
+    "num_outputs_aliased_to_intermediates",
+    "num_outputs_aliased",
+    "num_unsafe_view_outputs",
+    "dynamic_outputs",
+    "output_types",
+    "is_rng_op_functionalized",
+    "num_outputs_rng_offset",
+    "num_forward_returns",
+    "num_forward",
+];
+const TENSOR_FIELDS: &[&str] = &["shape", "stride", "storage_offset", "dtype"];
+
+fn pick(v: &Value, keys: &[&str]) -> Value {
+    let mut m = Map::new();
+    for k in keys {
+        m.insert((*k).to_owned(), v.get(*k).cloned().unwrap_or(Value::Null));
+    }
+    Value::Object(m)
+}
+
+fn list(v: Option<&Value>) -> Vec<Value> {
+    v.and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+pub fn tensor_meta(v: &Value) -> Value {
+    let t = v.get("tensor").unwrap_or(v);
+    if t.is_object() {
+        pick(t, TENSOR_FIELDS)
+    } else {
+        t.clone()
+    }
+}
+
+/// "FunctionalTensor" → "Tensor", "torch.SymInt" → "SymInt", as the scoring tool does.
+fn raw_kind(v: Option<&Value>) -> Value {
+    match v.and_then(Value::as_str) {
+        None => Value::Null,
+        Some(s) if s.contains("Tensor") => json!("Tensor"),
+        Some(s) => json!(s.rsplit('.').next().unwrap_or(s)),
+    }
+}
+
+/// The exact fields of a `ViewAndMutationMeta` (conformance README).
+pub fn norm_meta(m: Option<&Value>) -> Value {
+    let Some(m) = m.filter(|m| !m.is_null()) else {
+        return Value::Null;
+    };
+    let mut out = Map::new();
+    out.insert(
+        "input_info".into(),
+        Value::Array(
+            list(m.get("input_info"))
+                .iter()
+                .map(|i| pick(i, IN_FIELDS))
+                .collect(),
+        ),
+    );
+    out.insert(
+        "output_info".into(),
+        Value::Array(
+            list(m.get("output_info"))
+                .iter()
+                .map(|o| {
+                    let mut p = pick(o, OUT_FIELDS);
+                    if let Some(obj) = p.as_object_mut() {
+                        obj.insert("raw_kind".into(), raw_kind(o.get("raw_type")));
+                    }
+                    p
+                })
+                .collect(),
+        ),
+    );
+    out.insert(
+        "traced_tangents".into(),
+        Value::Array(
+            list(m.get("traced_tangents"))
+                .iter()
+                .map(tensor_meta)
+                .collect(),
+        ),
+    );
+    for k in META_SCALARS {
+        out.insert((*k).to_owned(), m.get(*k).cloned().unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+pub fn norm_error(e: Option<&Value>) -> Value {
+    match e {
+        None | Some(Value::Null) => Value::Null,
+        Some(e) => pick(e, &["stage", "type"]),
+    }
+}
+
+/// Differences between `expected` and `got`, one line per field path.
+pub fn diff(expected: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
+    match (expected, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                diff(
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}.{k}"),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
+        _ if expected == got => {}
+        _ => out.push(format!("{path}: expected {expected}, got {got}")),
+    }
+}

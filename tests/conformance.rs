@@ -1,0 +1,72 @@
+//! Every shared conformance case, compared field by field with what PyTorch
+//! computed (`expect`), on the fields the conformance README marks exact.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use common::{case_files, diff, norm_error, norm_meta};
+
+/// aotio's report for one case, as JSON (the CLI's `--format json`).
+fn analyze(text: &str) -> Value {
+    let session = aotio::Session::from_json_str(text).expect("conformance dumps load");
+    let report = session.report().expect("conformance dumps analyse");
+    serde_json::to_value(report).expect("reports serialize")
+}
+
+/// The differences between aotio and PyTorch on the keys of `keys` present in `expect`.
+fn check(path: &Path, keys: &[&str]) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("case readable");
+    let case: Value = serde_json::from_str(&text).expect("case is JSON");
+    let expect = &case["expect"];
+    let got = analyze(&text);
+    let mut problems = Vec::new();
+    if expect.get("error").is_some() {
+        diff(
+            &norm_error(expect.get("error")),
+            &norm_error(got.get("error")),
+            "error",
+            &mut problems,
+        );
+        return problems;
+    }
+    for key in keys {
+        let Some(e) = expect.get(*key) else { continue };
+        let (e, g) = match *key {
+            "fw_metadata" => (norm_meta(Some(e)), norm_meta(got.get(*key))),
+            _ => (e.clone(), got.get(*key).cloned().unwrap_or(json!(null))),
+        };
+        diff(&e, &g, key, &mut problems);
+    }
+    problems
+}
+
+fn check_all(keys: &[&str]) {
+    let files = case_files();
+    assert!(!files.is_empty(), "no conformance cases found");
+    let mut failures = Vec::new();
+    for f in &files {
+        let problems = check(f, keys);
+        if !problems.is_empty() {
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            failures.push(format!("{name}:\n    {}", problems.join("\n    ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from PyTorch on {keys:?}:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn fw_metadata_matches_pytorch() {
+    check_all(&["needs_autograd", "fw_metadata"]);
+}
