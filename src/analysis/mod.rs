@@ -7,6 +7,8 @@ pub mod error;
 pub mod layout;
 pub mod meta;
 pub mod ops;
+pub mod pytree;
+pub mod signature;
 pub mod trace;
 
 pub use error::{AnalysisError, ExceptionType, Stage, TorchError};

@@ -1,13 +1,11 @@
-//! The analyses as memoized salsa queries. Each query only wires a pure
-//! function of `analysis` to the inputs it reads; the split follows what
-//! changes together, so salsa's early cutoff stops an edit early.
+//! Metadata collection: the alias trace, final autograd state, per-input
+//! and per-output facts, tangents, `ViewAndMutationMeta`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::analysis::autograd::{final_autograd, FinalAutograd};
 use crate::analysis::collect::{self, Facts, Outputs};
-use crate::analysis::error::AnalysisError;
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
 use crate::analysis::trace::{trace, AliasTrace};
@@ -15,7 +13,7 @@ use crate::db::{GraphInput, NodeInput};
 use crate::ir::expr::SizeExpr;
 use crate::ir::{Autograd, Geometry, NodeStructure, Value};
 
-pub type QueryResult<T> = Result<T, AnalysisError>;
+use super::QueryResult;
 
 /// Grad mode at entry, projected out of the config so other config edits stop here.
 #[salsa::tracked(returns(copy))]

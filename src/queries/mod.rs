@@ -1,0 +1,12 @@
+//! The analyses as memoized salsa queries. Each query only wires a pure
+//! function of `analysis` to the inputs it reads; the split follows what
+//! changes together, so salsa's early cutoff stops an edit early.
+
+mod meta;
+mod signature;
+
+pub use meta::*;
+#[allow(unused_imports)]
+pub use signature::*;
+
+pub type QueryResult<T> = Result<T, crate::analysis::AnalysisError>;
