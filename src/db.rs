@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use salsa::Setter;
 
 use crate::ir::{Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value};
+pub use crate::overlap::Mode as OverlapMode;
 
 #[salsa::input(debug)]
 pub struct GraphInput {
@@ -25,6 +26,9 @@ pub struct GraphInput {
     /// `in_spec` and `out_spec`, kept as JSON.
     #[returns(ref)]
     pub specs: (Option<serde_json::Value>, Option<serde_json::Value>),
+    /// Which overlap relation decides synthetic bases and `overlapping_inputs`.
+    #[returns(copy)]
+    pub overlap_mode: OverlapMode,
 }
 
 #[salsa::input(debug)]
@@ -91,12 +95,18 @@ impl Database {
             nodes,
             graph.input_bases,
             (graph.in_spec, graph.out_spec),
+            OverlapMode::Torch,
         )
     }
 
     /// Replaces one node's value (new shapes, strides, flags).
     pub fn set_node_value(&mut self, node: NodeInput, value: Value) {
         node.set_value(self).to(value);
+    }
+
+    /// Chooses PyTorch's overlap verdicts (the default) or the exact ones.
+    pub fn set_overlap_mode(&mut self, graph: GraphInput, mode: OverlapMode) {
+        graph.set_overlap_mode(self).to(mode);
     }
 
     /// Replaces one node's structure (op, target, args, identities).

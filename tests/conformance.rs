@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{case_files, diff, norm_error, norm_meta};
+use common::{case_files, diff, norm_dedupe, norm_error, norm_meta, norm_synthetic_base};
 
 /// aotio's report for one case, as JSON (the CLI's `--format json`).
 fn analyze(text: &str) -> Value {
@@ -36,6 +36,11 @@ fn check(path: &Path, keys: &[&str]) -> Vec<String> {
         let Some(e) = expect.get(*key) else { continue };
         let (e, g) = match *key {
             "fw_metadata" => (norm_meta(Some(e)), norm_meta(got.get(*key))),
+            "dedupe" => (norm_dedupe(Some(e)), norm_dedupe(got.get(*key))),
+            "synthetic_base" => (
+                norm_synthetic_base(Some(e)),
+                norm_synthetic_base(got.get(*key)),
+            ),
             _ => (e.clone(), got.get(*key).cloned().unwrap_or(json!(null))),
         };
         diff(&e, &g, key, &mut problems);
@@ -69,4 +74,19 @@ fn check_all(keys: &[&str]) {
 #[test]
 fn fw_metadata_matches_pytorch() {
     check_all(&["needs_autograd", "fw_metadata"]);
+}
+
+#[test]
+fn dedupe_matches_pytorch() {
+    check_all(&["dedupe"]);
+}
+
+#[test]
+fn synthetic_bases_match_pytorch() {
+    check_all(&["synthetic_base"]);
+}
+
+#[test]
+fn overlapping_inputs_match_pytorch() {
+    check_all(&["overlapping_inputs"]);
 }

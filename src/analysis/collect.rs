@@ -435,7 +435,7 @@ fn input_mutation_tangent(g: &Geometry, facts: &Facts<'_>) -> TensorSpec {
 
 /// A tangent with symbolic geometry or internal overlap gets a memory-format
 /// tag (§2.8) and is made contiguous unless it already is.
-fn coerce(spec: TensorSpec) -> TensorSpec {
+pub fn coerce(spec: TensorSpec) -> TensorSpec {
     let symbolic = spec
         .shape
         .iter()

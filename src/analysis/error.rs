@@ -35,6 +35,8 @@ impl Stage {
 pub enum ExceptionType {
     AssertionError,
     RuntimeError,
+    /// Python's list indexing failing inside PyTorch (a quirk reproduced, §3.5.3).
+    IndexError,
 }
 
 /// A case PyTorch refuses: reproduced, with the same stage and exception type.

@@ -35,16 +35,24 @@ pub fn is_contiguous(shape: &[SizeExpr], stride: &[SizeExpr]) -> bool {
 
 /// Row-major contiguous strides, printed as sympy prints products (semantics §2.15).
 pub fn contiguous_strides(shape: &[SizeExpr]) -> Vec<SizeExpr> {
+    let order: Vec<usize> = (0..shape.len()).rev().collect();
+    strides_in_order(shape, &order)
+}
+
+/// Strides that make `order` (innermost first) dense. PyTorch multiplies one
+/// size at a time, and sympy distributes an integer over a sum at each step,
+/// so the products are folded pairwise to print the same way.
+fn strides_in_order(shape: &[SizeExpr], order: &[usize]) -> Vec<SizeExpr> {
     let mut out = vec![SizeExpr::int(1); shape.len()];
-    let mut factors: Vec<SizeExpr> = Vec::new();
-    for d in (0..shape.len()).rev() {
+    let mut running = SizeExpr::int(1);
+    for &d in order {
         if let Some(slot) = out.get_mut(d) {
-            *slot = SizeExpr::product(&factors).unwrap_or_else(|_| SizeExpr::int(1));
+            *slot = running.clone();
         }
         if let Some(size) = shape.get(d) {
-            // PyTorch clamps sizes of 0 to 1 when it computes strides.
+            // Sizes 0 and 1 count as 1.
             if !is_zero(size) && !is_one(size) {
-                factors.push(size.clone());
+                running = SizeExpr::product(&[running.clone(), size.clone()]).unwrap_or(running);
             }
         }
     }
@@ -111,17 +119,5 @@ pub fn dense_strides_like(
     stride: &[SizeExpr],
     eval: &dyn Fn(&SizeExpr) -> Option<i64>,
 ) -> Vec<SizeExpr> {
-    let mut out = vec![SizeExpr::int(1); shape.len()];
-    let mut factors: Vec<SizeExpr> = Vec::new();
-    for d in stride_order(shape, stride, eval) {
-        if let Some(slot) = out.get_mut(d) {
-            *slot = SizeExpr::product(&factors).unwrap_or_else(|_| SizeExpr::int(1));
-        }
-        if let Some(size) = shape.get(d) {
-            if !is_zero(size) && !is_one(size) {
-                factors.push(size.clone());
-            }
-        }
-    }
-    out
+    strides_in_order(shape, &stride_order(shape, stride, eval))
 }

@@ -3,12 +3,14 @@
 
 pub mod autograd;
 pub mod collect;
+pub mod dedupe;
 pub mod error;
 pub mod layout;
 pub mod meta;
 pub mod ops;
 pub mod pytree;
 pub mod signature;
+pub mod synthetic_base;
 pub mod trace;
 
 pub use error::{AnalysisError, ExceptionType, Stage, TorchError};

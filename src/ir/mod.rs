@@ -2,6 +2,7 @@
 //! (format v1). Knows nothing of salsa or of the analyses.
 
 pub mod diagnostic;
+pub mod dtype;
 pub mod expr;
 pub mod load;
 pub mod model;

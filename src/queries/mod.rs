@@ -3,9 +3,11 @@
 //! changes together, so salsa's early cutoff stops an edit early.
 
 mod meta;
+mod rewrite;
 mod signature;
 
 pub use meta::*;
+pub use rewrite::*;
 #[allow(unused_imports)]
 pub use signature::*;
 

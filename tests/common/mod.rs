@@ -181,3 +181,51 @@ pub fn diff(expected: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
         _ => out.push(format!("{path}: expected {expected}, got {got}")),
     }
 }
+
+/// The exact fields of `expect.dedupe`.
+pub fn norm_dedupe(d: Option<&Value>) -> Value {
+    let Some(d) = d.filter(|d| !d.is_null()) else {
+        return Value::Null;
+    };
+    let mut out = pick(
+        d,
+        &[
+            "strategy",
+            "needs_post_compile",
+            "keep_arg_mask",
+            "add_dupe_map",
+            "leafified_indices",
+        ],
+    );
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("fw_metadata".into(), norm_meta(d.get("fw_metadata")));
+    }
+    out
+}
+
+/// The exact fields of `expect.synthetic_base` (descriptors are informational).
+pub fn norm_synthetic_base(s: Option<&Value>) -> Value {
+    let Some(s) = s.filter(|s| !s.is_null()) else {
+        return Value::Null;
+    };
+    if s.get("error").is_some() {
+        return json!({ "error": norm_error(s.get("error")) });
+    }
+    let info: Vec<Value> = list(s.get("synthetic_base_info"))
+        .iter()
+        .map(|e| match e.as_array() {
+            Some(pair) => json!([pair.first(), pair.get(1).map(tensor_meta)]),
+            None => e.clone(),
+        })
+        .collect();
+    json!({
+        "is_inference": s.get("is_inference"),
+        "needed": s.get("needed"),
+        "synthetic_base_info": info,
+        "inner_args": list(s.get("inner_args")).iter().map(tensor_meta).collect::<Vec<_>>(),
+        "outer_aliased_arg_idx_with_metadata_mutations":
+            s.get("outer_aliased_arg_idx_with_metadata_mutations"),
+        "fw_metadata": norm_meta(s.get("fw_metadata")),
+        "wrapper": s.get("wrapper"),
+    })
+}

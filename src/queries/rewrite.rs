@@ -1,0 +1,272 @@
+//! The calling-convention rewrites after metadata collection: dedupe,
+//! storage groups and their overlap, synthetic bases.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::meta::{alias_trace, fw_metadata, needs_autograd};
+use super::QueryResult;
+use crate::analysis::dedupe::{dedupe as dedupe_inputs, Dedupe};
+use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
+use crate::analysis::synthetic_base::{
+    create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
+    ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
+};
+use crate::db::{GraphInput, OverlapMode};
+use crate::ir::{Geometry, NodeOp, Value};
+use crate::overlap::{overlapping_members, StridedView};
+
+/// `AOTDedupeWrapper.pre_compile` (semantics §3.5).
+#[salsa::tracked(returns(ref))]
+pub fn dedupe(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Dedupe>> {
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let meta = fw_metadata(db, graph).as_ref().map_err(Clone::clone)?;
+    let ids: Vec<Option<u64>> = trace
+        .inputs
+        .iter()
+        .map(|o| o.and_then(|o| trace.objects.get(o)).map(|o| o.tensor_id))
+        .collect();
+    Ok(Arc::new(dedupe_inputs(&ids, meta)?))
+}
+
+/// The metadata the synthetic-base step sees: after dedupe.
+fn post_dedupe_meta(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<&ViewAndMutationMeta> {
+    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    match &d.fw_metadata {
+        Some(m) => Ok(m),
+        None => Ok(&**fw_metadata(db, graph).as_ref().map_err(Clone::clone)?),
+    }
+}
+
+fn spec_of(g: &Geometry) -> TensorSpec {
+    TensorSpec {
+        shape: g.shape.clone(),
+        stride: g.stride.clone(),
+        storage_offset: g.storage_offset.clone(),
+        dtype: g.dtype.clone(),
+    }
+}
+
+/// The post-dedupe inputs as `merge_view_inputs` sees them.
+#[salsa::tracked(returns(ref))]
+pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
+    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    let nodes = graph.nodes(db);
+    let placeholders: Vec<_> = nodes
+        .iter()
+        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
+        .collect();
+    // The autograd base of a view input: another input, or one of `input_bases`.
+    let base_of = |id: u64| -> Option<BaseTensor> {
+        let from_inputs = placeholders.iter().find_map(|n| {
+            (n.structure(db).tensor_id == Some(id))
+                .then(|| n.value(db).as_tensor())
+                .flatten()
+        });
+        let t = from_inputs.or_else(|| {
+            graph
+                .input_bases(db)
+                .iter()
+                .find(|b| b.tensor_id == id)
+                .map(|b| &b.val)
+        })?;
+        Some(BaseTensor {
+            identity: id,
+            spec: spec_of(&t.geometry),
+            requires_grad: t.autograd.requires_grad,
+        })
+    };
+    let args = d
+        .kept_positions(placeholders.len())
+        .into_iter()
+        .map(|p| {
+            let Some(node) = placeholders.get(p) else {
+                return MergeArg::Other;
+            };
+            let s = node.structure(db);
+            let (Value::Tensor(t), Some(id)) = (node.value(db), s.tensor_id) else {
+                return MergeArg::Other;
+            };
+            // A leafified duplicate is a new detached object: no base, its own identity.
+            let leafified = d.leafified_indices.contains(&p);
+            MergeArg::Tensor(Box::new(ArgTensor {
+                identity: if leafified { u64::MAX - p as u64 } else { id },
+                storage: t.geometry.storage,
+                spec: spec_of(&t.geometry),
+                storage_nbytes: t.geometry.storage_nbytes.clone(),
+                requires_grad: t.autograd.requires_grad,
+                base: if leafified {
+                    None
+                } else {
+                    s.base_tensor_id.and_then(base_of)
+                },
+            }))
+        })
+        .collect();
+    Ok(Arc::new(args))
+}
+
+/// Post-dedupe inputs that share one real storage: the unit of overlap work,
+/// so an edit to one storage's tensors leaves the other groups' results alone.
+#[salsa::tracked(debug)]
+pub struct StorageGroup<'db> {
+    pub storage: u64,
+    #[tracked]
+    #[returns(ref)]
+    pub members: Vec<usize>,
+    /// The members' geometry at the hints (PyTorch decides symbolic overlap there).
+    #[tracked]
+    #[returns(ref)]
+    pub views: Option<Vec<StridedView>>,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn storage_groups<'db>(
+    db: &'db dyn salsa::Database,
+    graph: GraphInput,
+) -> Vec<StorageGroup<'db>> {
+    // An error here is reported by `merge_args` itself to whoever asks.
+    let Ok(args) = merge_args(db, graph) else {
+        return Vec::new();
+    };
+    let symbols = graph.symbols(db);
+    let hint =
+        |e: &crate::ir::expr::SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
+    let at_hints = |spec: &TensorSpec| -> Option<StridedView> {
+        Some(StridedView::new(
+            spec.shape.iter().map(hint).collect::<Option<_>>()?,
+            spec.stride.iter().map(hint).collect::<Option<_>>()?,
+            hint(&spec.storage_offset)?,
+        ))
+    };
+    group_by_storage(args)
+        .into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(storage, members)| {
+            let views = members
+                .iter()
+                .map(|&i| match args.get(i) {
+                    Some(MergeArg::Tensor(t)) => at_hints(&t.spec),
+                    _ => None,
+                })
+                .collect();
+            StorageGroup::new(db, storage, members, views)
+        })
+        .collect()
+}
+
+/// `compute_overlapping_inputs` for one group: overlapping members (as
+/// post-dedupe input indices) and whether a work bound made it inexact.
+#[salsa::tracked(returns(ref))]
+pub fn group_overlap<'db>(
+    db: &'db dyn salsa::Database,
+    group: StorageGroup<'db>,
+    mode: OverlapMode,
+) -> (Vec<usize>, bool) {
+    let members = group.members(db);
+    match group.views(db) {
+        Some(views) => {
+            let (overlapping, inexact) = overlapping_members(views, mode);
+            (
+                overlapping
+                    .iter()
+                    .filter_map(|&k| members.get(k).copied())
+                    .collect(),
+                inexact,
+            )
+        }
+        // Geometry that does not evaluate at the hints: assume the worst.
+        None => (members.clone(), true),
+    }
+}
+
+/// One entry of `overlapping_inputs`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct OverlappingInputs {
+    pub aliased_input_indices: Vec<usize>,
+    pub overlapping: Vec<usize>,
+    /// Exact mode: members the torch verdict would miss (PyTorch's false negatives).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missed_by_torch: Vec<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inexact: bool,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn overlapping_inputs(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Vec<OverlappingInputs>>> {
+    merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    let groups = storage_groups(db, graph);
+    let mode = graph.overlap_mode(db);
+    Ok(Arc::new(
+        groups
+            .iter()
+            .map(|g| {
+                let (overlapping, inexact) = group_overlap(db, *g, mode).clone();
+                let missed_by_torch = if mode == OverlapMode::Exact {
+                    let torch = &group_overlap(db, *g, OverlapMode::Torch).0;
+                    overlapping
+                        .iter()
+                        .copied()
+                        .filter(|i| !torch.contains(i))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                OverlappingInputs {
+                    aliased_input_indices: g.members(db).clone(),
+                    overlapping,
+                    missed_by_torch,
+                    inexact,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// `merge_view_inputs` + `create_synthetic_base_metadata` (semantics §3.7–§3.8).
+#[salsa::tracked(returns(ref))]
+pub fn synthetic_bases(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<SyntheticBaseReport>> {
+    let meta = post_dedupe_meta(db, graph)?;
+    let args = merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    let groups = storage_groups(db, graph);
+    let is_inference = !needs_autograd(db, graph).clone()?;
+    let mode = graph.overlap_mode(db);
+    let overlapping = |members: &[usize]| -> Vec<usize> {
+        groups
+            .iter()
+            .find(|g| g.members(db).as_slice() == members)
+            .map_or_else(
+                || members.to_vec(),
+                |g| group_overlap(db, *g, mode).0.clone(),
+            )
+    };
+    let outcome =
+        merge_view_inputs(args, &meta.input_info, is_inference, &overlapping).and_then(|merge| {
+            merge
+                .map(|merge| {
+                    let (fw_metadata, meta_mutated) =
+                        create_synthetic_base_metadata(meta, &merge, args)?;
+                    Ok(MergedConvention {
+                        merge,
+                        args: args.to_vec(),
+                        fw_metadata,
+                        outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
+                    })
+                })
+                .transpose()
+        });
+    Ok(Arc::new(SyntheticBaseReport {
+        is_inference,
+        outcome,
+    }))
+}
