@@ -22,13 +22,14 @@
 
 pub mod analysis;
 pub mod db;
+pub mod gen;
 pub mod ir;
 pub mod overlap;
 pub mod queries;
 pub mod schema;
 pub mod session;
 
-pub use session::Session;
+pub use session::{Report, Session, UpdateSummary};
 
 /// The embedded example analysed by `aotio analyze` without a file: a
 /// training step through Linear, BatchNorm (running statistics updated in

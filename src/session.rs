@@ -1,13 +1,17 @@
 //! The library's front door: a database holding one graph, and the report
 //! of every analysis over it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use salsa::Setter;
 use serde::Serialize;
 
 use crate::analysis::dedupe::Dedupe;
 use crate::analysis::synthetic_base::SyntheticBaseReport;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
-use crate::db::{Database, GraphInput};
-use crate::ir::{self, Graph, LoadError};
+use crate::db::{Database, GraphInput, NodeInput};
+use crate::ir::{self, Graph, LoadError, Node};
 use crate::queries;
 use crate::queries::OverlappingInputs;
 
@@ -15,6 +19,23 @@ use crate::queries::OverlappingInputs;
 pub struct Session {
     db: Database,
     graph: GraphInput,
+}
+
+/// What [`Session::update`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UpdateSummary {
+    pub nodes_added: usize,
+    pub nodes_removed: usize,
+    pub structures_changed: usize,
+    pub values_changed: usize,
+    /// Graph-level fields that changed (`config`, `symbols`, ...).
+    pub fields_changed: Vec<&'static str>,
+}
+
+impl UpdateSummary {
+    pub fn is_empty(&self) -> bool {
+        *self == UpdateSummary::default()
+    }
 }
 
 /// Everything aotio computes for a graph, in the layout of a conformance
@@ -67,6 +88,65 @@ impl Session {
     pub fn with_database(db: Database, graph: Graph) -> Session {
         let graph = db.add_graph(graph);
         Session { db, graph }
+    }
+
+    /// Brings the database in line with a new version of the graph, as a
+    /// recompilation would hand it over: nodes are matched by name, and only
+    /// the fields that differ are set, so salsa re-runs only what they feed.
+    pub fn update(&mut self, new: Graph) -> UpdateSummary {
+        let db = &mut self.db;
+        let graph = self.graph;
+        let mut summary = UpdateSummary::default();
+        let old: HashMap<Arc<str>, NodeInput> = graph
+            .nodes(db)
+            .iter()
+            .map(|n| (n.structure(db).name.clone(), *n))
+            .collect();
+        let mut nodes = Vec::with_capacity(new.nodes.len());
+        for Node { structure, val } in new.nodes {
+            match old.get(&structure.name) {
+                Some(&input) => {
+                    if *input.structure(db) != structure {
+                        db.set_node_structure(input, structure);
+                        summary.structures_changed += 1;
+                    }
+                    if *input.value(db) != val {
+                        db.set_node_value(input, val);
+                        summary.values_changed += 1;
+                    }
+                    nodes.push(input);
+                }
+                None => {
+                    nodes.push(NodeInput::new(&*db, structure, val));
+                    summary.nodes_added += 1;
+                }
+            }
+        }
+        summary.nodes_removed = old.len() + summary.nodes_added - nodes.len();
+        if *graph.nodes(db) != nodes {
+            graph.set_nodes(db).to(nodes);
+        }
+        macro_rules! update_field {
+            ($get:ident, $set:ident, $value:expr) => {
+                let value = $value;
+                if *graph.$get(db) != value {
+                    graph.$set(db).to(value);
+                    summary.fields_changed.push(stringify!($get));
+                }
+            };
+        }
+        update_field!(name, set_name, new.name);
+        update_field!(config, set_config, new.config);
+        update_field!(symbols, set_symbols, new.symbols);
+        update_field!(operators, set_operators, new.operators);
+        update_field!(input_bases, set_input_bases, new.input_bases);
+        update_field!(specs, set_specs, (new.in_spec, new.out_spec));
+        summary
+    }
+
+    /// [`Session::update`] from a dump's JSON text.
+    pub fn update_from_json_str(&mut self, text: &str) -> Result<UpdateSummary, LoadError> {
+        Ok(self.update(ir::load_str(text)?))
     }
 
     pub fn db(&self) -> &Database {
