@@ -1,0 +1,248 @@
+//! Incrementality, tested rather than assumed: which queries re-run after an
+//! edit (in the style of rust-analyzer's `incremental.rs`), and a property
+//! test that incremental results always equal a fresh database's.
+
+mod common;
+
+use std::path::Path;
+
+use aotio::db::Database;
+use aotio::Session;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn dump(path: &str) -> Value {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path);
+    serde_json::from_str(&std::fs::read_to_string(full).expect("test data readable")).expect("JSON")
+}
+
+fn graph(v: &Value) -> aotio::ir::Graph {
+    aotio::ir::load_json(v).expect("a valid dump")
+}
+
+/// A session that logs executed queries, with a first full analysis done.
+fn analysed(v: &Value) -> Session {
+    let session = Session::with_database(Database::with_execution_log(), graph(v));
+    session.report().expect("analyses");
+    session.db().take_executed();
+    session
+}
+
+/// Applies `new` as an update and returns the queries that re-ran for a full report.
+fn rerun_after(session: &mut Session, new: &Value) -> Vec<String> {
+    session.update(graph(new));
+    session.report().expect("analyses");
+    session.db().take_executed()
+}
+
+fn ran(log: &[String], query: &str) -> usize {
+    log.iter()
+        .filter(|k| k.starts_with(&format!("{query}(")))
+        .count()
+}
+
+/// One row of the table: an edit, and how often each named query must re-run.
+fn check(base: &Value, edit: impl Fn(&mut Value), expect: &[(&str, usize)]) {
+    let mut session = analysed(base);
+    let mut new = base.clone();
+    edit(&mut new);
+    let log = rerun_after(&mut session, &new);
+    for (query, times) in expect {
+        assert_eq!(
+            ran(&log, query),
+            *times,
+            "`{query}` re-ran {} times; log: {log:#?}",
+            ran(&log, query)
+        );
+    }
+    // Whatever re-ran, the result must be the one a fresh database computes.
+    let fresh = Session::from_graph(graph(&new)).report().expect("analyses");
+    let incremental = session.report().expect("analyses");
+    assert_eq!(
+        serde_json::to_value(&incremental).expect("json"),
+        serde_json::to_value(&fresh).expect("json")
+    );
+}
+
+fn node<'a>(v: &'a mut Value, name: &str) -> &'a mut Value {
+    v["nodes"]
+        .as_array_mut()
+        .expect("nodes")
+        .iter_mut()
+        .find(|n| n["name"] == name)
+        .expect("node exists")
+}
+
+#[test]
+fn resubmitting_the_same_dump_reruns_nothing() {
+    let base = dump("incremental/two_storages.json");
+    let mut session = analysed(&base);
+    let log = rerun_after(&mut session, &base);
+    assert!(log.is_empty(), "re-ran: {log:#?}");
+}
+
+#[test]
+fn editing_one_tensors_offset_reruns_its_storage_group_only() {
+    let base = dump("incremental/two_storages.json");
+    check(
+        &base,
+        |v| node(v, "a1")["val"]["tensor"]["storage_offset"] = 2.into(),
+        &[
+            // The alias structure reads no metadata.
+            ("alias_trace", 0),
+            ("operator_table", 0),
+            ("node_geometry", 1),
+            // Storage 0's group now overlaps; storage 1's group is untouched.
+            ("group_overlap", 1),
+        ],
+    );
+}
+
+#[test]
+fn editing_an_unrelated_op_leaves_overlap_alone() {
+    let base = dump("incremental/two_storages.json");
+    check(
+        &base,
+        |v| node(v, "relu")["target"] = "aten.gelu.default".into(),
+        &[
+            ("alias_trace", 1),
+            // The trace came out equal, so nothing after it re-ran.
+            ("input_alias_info", 0),
+            ("fw_metadata", 0),
+            ("group_overlap", 0),
+            ("synthetic_bases", 0),
+        ],
+    );
+}
+
+#[test]
+fn flipping_keep_input_mutations_reruns_input_info_not_the_trace() {
+    let base = dump("incremental/two_storages.json");
+    check(
+        &base,
+        |v| v["config"]["keep_input_mutations"] = true.into(),
+        &[
+            ("alias_trace", 0),
+            ("input_alias_info", 1),
+            ("group_overlap", 0),
+        ],
+    );
+}
+
+#[test]
+fn editing_an_intermediate_value_reruns_only_its_projections() {
+    let base = dump("incremental/two_storages.json");
+    check(
+        &base,
+        |v| node(v, "relu")["val"]["tensor"]["requires_grad"] = false.into(),
+        &[
+            ("alias_trace", 0),
+            ("group_overlap", 0),
+            ("synthetic_bases", 0),
+        ],
+    );
+}
+
+/// Random edits that keep a dump loadable.
+#[derive(Clone, Debug)]
+enum Edit {
+    FlipRequiresGrad(usize),
+    ShiftOffset(usize),
+    ShareStorage(usize, usize),
+    ToggleKeepInputMutations,
+    ResizeFirstDim(usize),
+}
+
+fn tensor_nodes(v: &Value) -> Vec<usize> {
+    v["nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n["val"].get("tensor").is_some())
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn apply(v: &mut Value, edit: &Edit) {
+    let tensors = tensor_nodes(v);
+    if tensors.is_empty() {
+        return;
+    }
+    let pick = |k: usize| tensors[k % tensors.len()];
+    match *edit {
+        Edit::FlipRequiresGrad(k) => {
+            let t = &mut v["nodes"][pick(k)]["val"]["tensor"];
+            let rg = t["requires_grad"].as_bool().unwrap_or(false);
+            t["requires_grad"] = (!rg).into();
+        }
+        Edit::ShiftOffset(k) => {
+            let t = &mut v["nodes"][pick(k)]["val"]["tensor"];
+            if let Some(o) = t["storage_offset"].as_i64() {
+                t["storage_offset"] = (o + 1).into();
+            }
+        }
+        Edit::ShareStorage(a, b) => {
+            let s = v["nodes"][pick(b)]["val"]["tensor"]["storage"].clone();
+            v["nodes"][pick(a)]["val"]["tensor"]["storage"] = s;
+        }
+        Edit::ToggleKeepInputMutations => {
+            let k = v["config"]["keep_input_mutations"]
+                .as_bool()
+                .unwrap_or(false);
+            v["config"]["keep_input_mutations"] = (!k).into();
+        }
+        Edit::ResizeFirstDim(k) => {
+            let t = &mut v["nodes"][pick(k)]["val"]["tensor"];
+            if let Some(d) = t["shape"].get(0).and_then(Value::as_i64) {
+                t["shape"][0] = (d % 5 + 1).into();
+            }
+        }
+    }
+}
+
+fn edit_strategy() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        any::<usize>().prop_map(Edit::FlipRequiresGrad),
+        any::<usize>().prop_map(Edit::ShiftOffset),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::ShareStorage(a, b)),
+        Just(Edit::ToggleKeepInputMutations),
+        any::<usize>().prop_map(Edit::ResizeFirstDim),
+    ]
+}
+
+/// A report, or the error, as comparable JSON.
+fn outcome(session: &Session) -> Value {
+    match session.report() {
+        Ok(r) => serde_json::to_value(r).expect("json"),
+        Err(e) => Value::String(e.to_string()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_results_equal_fresh_results(
+        case in 0usize..1000,
+        edits in proptest::collection::vec(edit_strategy(), 1..6),
+    ) {
+        let files = common::case_files();
+        let path = &files[case % files.len()];
+        let mut current: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut session = Session::from_graph(graph(&current));
+        let _ = outcome(&session);
+        for edit in &edits {
+            apply(&mut current, edit);
+            let Ok(g) = aotio::ir::load_json(&current) else { continue };
+            session.update(g.clone());
+            let fresh = Session::from_graph(g);
+            prop_assert_eq!(outcome(&session), outcome(&fresh), "after {:?} on {}", edit, path.display());
+        }
+    }
+}
