@@ -1,6 +1,7 @@
 //! Command-line parsing, files, and output formats. The only layer that
 //! knows about any of them.
 
+mod overlap;
 mod render;
 
 use std::io::Read;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use aotio::db::OverlapMode;
 use aotio::ir::{self, LoadError};
 use aotio::Session;
 
@@ -33,9 +35,28 @@ enum Command {
         /// Graph dump (JSON); `-` for standard input.
         file: Option<PathBuf>,
         /// Output format: `text` for people, `json` for machines (the layout
-        /// of a conformance file's `expect` block).
+        /// of a conformance file's `expect` block), `dot` for Graphviz (inputs,
+        /// their storages, overlap edges and synthetic bases).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Which overlap relation decides synthetic bases and `overlapping_inputs`:
+        /// `torch` reproduces PyTorch exactly (its false negatives included),
+        /// `exact` reports only real sharing of elements and never misses one.
+        #[arg(long, value_enum, default_value_t = OverlapArg::Torch)]
+        overlap: OverlapArg,
+    },
+    /// Decide storage overlap for groups of strided views, one group per line.
+    ///
+    /// Each input line is a JSON object with `id` and `tensors` (each with
+    /// `shape`, `stride`, `storage_offset`), the layout of the conformance
+    /// data's overlap.jsonl. Prints one JSON object per line:
+    /// `{"id": ..., "overlapping": [...], "pairs": [[i, j], ...]}`, plus
+    /// `"inexact": true` where the exact solver hit its work bound.
+    Overlap {
+        /// JSON-lines file; `-` for standard input.
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = OverlapArg::Torch)]
+        mode: OverlapArg,
     },
     /// Check a graph dump and list every problem found, not only the first.
     Check {
@@ -48,6 +69,22 @@ enum Command {
 enum Format {
     Text,
     Json,
+    Dot,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OverlapArg {
+    Torch,
+    Exact,
+}
+
+impl From<OverlapArg> for OverlapMode {
+    fn from(a: OverlapArg) -> Self {
+        match a {
+            OverlapArg::Torch => OverlapMode::Torch,
+            OverlapArg::Exact => OverlapMode::Exact,
+        }
+    }
 }
 
 /// Exit status for input that is not a valid dump.
@@ -57,8 +94,13 @@ pub fn run() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     match cli.command {
-        Command::Analyze { file, format } => analyze(file, format),
+        Command::Analyze {
+            file,
+            format,
+            overlap,
+        } => analyze(file, format, overlap.into()),
         Command::Check { file } => check(&file),
+        Command::Overlap { file, mode } => overlap::run(&file, mode.into()),
     }
 }
 
@@ -72,7 +114,7 @@ fn init_tracing() {
         .try_init();
 }
 
-fn read_input(file: &std::path::Path) -> Result<String, String> {
+pub(crate) fn read_input(file: &std::path::Path) -> Result<String, String> {
     if file.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -84,7 +126,7 @@ fn read_input(file: &std::path::Path) -> Result<String, String> {
     }
 }
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("aotio: {message}");
     ExitCode::from(BAD_INPUT)
 }
@@ -102,11 +144,13 @@ fn load(file: Option<&std::path::Path>) -> Result<(String, Session), ExitCode> {
     Ok((label, session))
 }
 
-fn analyze(file: Option<PathBuf>, format: Format) -> ExitCode {
-    let (label, session) = match load(file.as_deref()) {
+fn analyze(file: Option<PathBuf>, format: Format, mode: OverlapMode) -> ExitCode {
+    let (label, mut session) = match load(file.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let graph = session.graph();
+    session.db_mut().set_overlap_mode(graph, mode);
     let report = match session.report() {
         Ok(r) => r,
         Err(e) => return fail(format!("{label}: {e}")),
@@ -117,6 +161,7 @@ fn analyze(file: Option<PathBuf>, format: Format) -> ExitCode {
             Err(e) => return fail(format!("cannot write JSON: {e}")),
         },
         Format::Text => print!("{}", render::text(&label, &session, &report)),
+        Format::Dot => print!("{}", render::dot(&session, &report)),
     }
     ExitCode::SUCCESS
 }

@@ -2,9 +2,11 @@
 
 use std::fmt::Write;
 
+use aotio::analysis::dedupe::Strategy;
+use aotio::analysis::synthetic_base::InnerArg;
 use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec};
 use aotio::ir::{Arg, NodeOp};
-use aotio::session::Report;
+use aotio::session::{Report, Stage};
 use aotio::Session;
 
 pub fn text(label: &str, session: &Session, report: &Report) -> String {
@@ -119,6 +121,188 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
         "mutated_inp_runtime_indices: {:?}; mutated_graph_handled_indices: {:?}",
         derived.mutated_inp_runtime_indices, derived.mutated_graph_handled_indices
     );
+    rewrites(&mut out, &placeholders, report);
+    out
+}
+
+/// Dedupe, storage overlap and synthetic bases: the calling-convention rewrites.
+fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
+    let name = |i: usize| placeholders.get(i).copied().unwrap_or("?");
+    let _ = writeln!(out, "\ndedupe:");
+    let mut kept: Vec<usize> = (0..placeholders.len()).collect();
+    match &report.dedupe {
+        Some(Stage::Done(d)) => match d.strategy {
+            Strategy::None => {
+                let _ = writeln!(out, "  no tensor is passed twice");
+            }
+            Strategy::Leafify => {
+                for &i in &d.leafified_indices {
+                    let _ = writeln!(
+                        out,
+                        "  [{i}] {} is a duplicate that is never mutated: passed as a detached leaf",
+                        name(i)
+                    );
+                }
+            }
+            Strategy::RemoveDuplicates => {
+                kept = d.kept_positions(placeholders.len());
+                if let (Some(mask), Some(map)) = (&d.keep_arg_mask, &d.add_dupe_map) {
+                    for (p, (&keep, &to)) in mask.iter().zip(map).enumerate() {
+                        let arrow = if keep { "kept as" } else { "dropped, reads" };
+                        let _ = writeln!(out, "  [{p}] {:<24} {arrow} [{to}]", name(p));
+                    }
+                }
+            }
+        },
+        Some(Stage::Refused { error }) => {
+            let _ = writeln!(out, "  PyTorch refuses: {}", error.message);
+        }
+        None => {}
+    }
+    let outer = |i: usize| kept.get(i).copied().map_or("?", name);
+
+    if let Some(groups) = &report.overlapping_inputs {
+        let _ = writeln!(out, "\ninputs sharing a storage:");
+        if groups.is_empty() {
+            let _ = writeln!(out, "  none");
+        }
+        for g in groups {
+            let members: Vec<String> = g
+                .aliased_input_indices
+                .iter()
+                .map(|&i| format!("[{i}] {}", outer(i)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: overlapping {:?}{}",
+                members.join(", "),
+                g.overlapping,
+                if g.inexact {
+                    " (work bound hit: may overlap)"
+                } else {
+                    ""
+                }
+            );
+            if !g.missed_by_torch.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  warning: PyTorch's check misses the overlap of {:?} and would skip a synthetic base",
+                    g.missed_by_torch
+                );
+            }
+        }
+    }
+
+    if let Some(sb) = &report.synthetic_base {
+        let _ = writeln!(out, "\nsynthetic bases:");
+        match &sb.outcome {
+            Ok(None) => {
+                let _ = writeln!(out, "  none needed");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  PyTorch refuses ({:?}): {}", e.kind, e.message);
+            }
+            Ok(Some(c)) => {
+                for (b, members) in c.merge.base_groups.iter().enumerate() {
+                    let desc = match c.merge.inner_args.get(b) {
+                        Some(InnerArg::Base { desc, .. }) => desc.as_str(),
+                        _ => "?",
+                    };
+                    let names: Vec<String> = members
+                        .iter()
+                        .map(|&i| format!("[{i}] {}", outer(i)))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "  inner [{b}] = {desc}: regenerates {} (they overlap and one is mutated)",
+                        names.join(", ")
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "  other inputs pass through as inner {:?}",
+                    (c.merge.base_groups.len()..c.merge.inner_args.len()).collect::<Vec<_>>()
+                );
+                if !c.outer_aliased_arg_idx_with_metadata_mutations.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  metadata mutations applied back to inputs {:?}",
+                        c.outer_aliased_arg_idx_with_metadata_mutations
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Graphviz: inputs, their storages, overlap edges, synthetic bases.
+pub fn dot(session: &Session, report: &Report) -> String {
+    let db = session.db();
+    let nodes = session.graph().nodes(db);
+    let mut out =
+        String::from("digraph aotio {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
+    let mut storages = std::collections::BTreeSet::new();
+    let mut input = 0usize;
+    for n in nodes {
+        let s = n.structure(db);
+        if !matches!(s.op, NodeOp::Placeholder { .. }) {
+            continue;
+        }
+        let mutated = report
+            .fw_metadata
+            .as_ref()
+            .and_then(|m| m.input_info.get(input))
+            .is_some_and(|i| i.mutates_data);
+        let style = if mutated {
+            ", style=filled, fillcolor=\"#f4c7c3\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  in{input} [label=\"[{input}] {}\", shape=box{style}];",
+            s.name
+        );
+        if let Some(t) = n.value(db).as_tensor() {
+            storages.insert(t.geometry.storage);
+            let _ = writeln!(
+                out,
+                "  in{input} -> storage{} [style=dashed];",
+                t.geometry.storage
+            );
+        }
+        input += 1;
+    }
+    for st in storages {
+        let _ = writeln!(
+            out,
+            "  storage{st} [label=\"storage {st}\", shape=cylinder];"
+        );
+    }
+    if let Some(groups) = &report.overlapping_inputs {
+        for g in groups {
+            for (k, &i) in g.overlapping.iter().enumerate() {
+                for &j in g.overlapping.iter().skip(k + 1) {
+                    let _ = writeln!(
+                        out,
+                        "  in{i} -> in{j} [dir=none, color=red, label=\"may overlap\"];"
+                    );
+                }
+            }
+        }
+    }
+    if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.outcome) {
+        for (b, members) in c.merge.base_groups.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  base{b} [label=\"synthetic base {b}\", shape=ellipse, color=blue];"
+            );
+            for &m in members {
+                let _ = writeln!(out, "  base{b} -> in{m} [color=blue, label=\"view\"];");
+            }
+        }
+    }
+    out.push_str("}\n");
     out
 }
 
