@@ -56,7 +56,7 @@ pub fn final_autograd(
         .collect();
 
     // A1: a grad-requiring write through a differentiable view reaches its root base.
-    let mut upgraded: Vec<ObjectIdx> = Vec::new();
+    let mut upgraded: std::collections::HashSet<ObjectIdx> = std::collections::HashSet::new();
     for w in &trace.writes {
         let Some(obj) = trace.objects.get(w.object) else {
             continue;
@@ -78,7 +78,7 @@ pub fn final_autograd(
         }
         if let Some(b) = state.get_mut(base) {
             if !b.requires_grad {
-                upgraded.push(base);
+                upgraded.insert(base);
             }
             b.requires_grad = true;
             b.has_grad_fn = true;
@@ -89,9 +89,9 @@ pub fn final_autograd(
     // A2: views follow a base that started requiring grad; A3: no_grad views are poisoned.
     if !upgraded.is_empty() {
         for (idx, obj) in trace.objects.iter().enumerate() {
-            let Some(base) = obj.base.filter(|b| upgraded.contains(b)) else {
+            if !obj.base.is_some_and(|b| upgraded.contains(&b)) {
                 continue;
-            };
+            }
             if let Some(v) = state.get_mut(idx) {
                 if !obj.created_with_grad {
                     v.poisoned = true;
@@ -100,7 +100,6 @@ pub fn final_autograd(
                     v.has_grad_fn = true;
                 }
             }
-            let _ = base;
         }
     }
     Ok(state)

@@ -123,7 +123,7 @@ pub struct Outputs {
 }
 
 /// PyTorch's `MetadataKey` (semantics §2.5): dtype is deliberately absent.
-#[derive(PartialEq)]
+#[derive(PartialEq, Eq, Hash)]
 struct MetadataKey<'a> {
     shape: &'a [SizeExpr],
     layout: &'a str,
@@ -180,12 +180,21 @@ pub fn output_info(
             _ => None,
         })
         .collect();
-    let out_pos = |x: ObjectIdx| output_objects.iter().rposition(|o| *o == Some(x));
+    // Last position of each object among the outputs (§5 item 10).
+    let mut last_position: HashMap<ObjectIdx, usize> = HashMap::new();
+    for (k, o) in output_objects.iter().enumerate() {
+        if let Some(o) = o {
+            last_position.insert(*o, k);
+        }
+    }
+    let out_pos = |x: ObjectIdx| last_position.get(&x).copied();
 
     // Pre-pass (§3.3.3).
     let mut count: HashMap<usize, usize> = HashMap::new();
     let mut multi: HashMap<usize, usize> = HashMap::new();
-    let mut rg_by_key: HashMap<usize, Vec<(ObjectIdx, Geometry)>> = HashMap::new();
+    // Grad-requiring outputs by (storage, MetadataKey), each object once (a Python set).
+    let mut rg_by_key: HashMap<(usize, MetadataKey<'_>), Vec<ObjectIdx>> = HashMap::new();
+    let mut rg_seen: std::collections::HashSet<ObjectIdx> = std::collections::HashSet::new();
     for o in output_objects.iter().flatten() {
         let Some(obj) = trace.objects.get(*o) else {
             continue;
@@ -204,18 +213,18 @@ pub fn output_info(
         if obj.multi_output_view {
             *multi.entry(obj.py_storage).or_default() += 1;
         }
-        if a.requires_grad {
+        if a.requires_grad && rg_seen.insert(*o) {
             if let Some(g) = final_geometry(*o) {
-                let set = rg_by_key.entry(obj.py_storage).or_default();
-                // A Python set of tensors: each object once.
-                if !set.iter().any(|(x, _)| x == o) {
-                    set.push((*o, g.clone()));
-                }
+                rg_by_key
+                    .entry((obj.py_storage, metadata_key(g)))
+                    .or_default()
+                    .push(*o);
             }
         }
     }
 
     let mut intermediate_bases: Vec<(ObjectIdx, usize)> = Vec::new();
+    let mut base_index: HashMap<ObjectIdx, usize> = HashMap::new();
     let mut info = Vec::with_capacity(trace.outputs.len());
     for (k, slot) in trace.outputs.iter().enumerate() {
         let o = match slot {
@@ -241,8 +250,7 @@ pub fn output_info(
         let base_rg = base.is_some_and(|b| ag(b).requires_grad);
 
         let (output_type, base_idx) =
-            if let (Some(&i), true) = (in_store.get(&s), a.has_grad_fn && a.custom_grad_fn) {
-                let _ = i;
+            if in_store.contains_key(&s) && a.has_grad_fn && a.custom_grad_fn {
                 (OutputType::CustomFunctionView, None)
             } else if let (Some(&i), false) = (in_store.get(&s), obj.storage_changed) {
                 if a.has_grad_fn && nm == 0 {
@@ -259,9 +267,10 @@ pub fn output_info(
                     (OutputType::UnsafeViewAlias, None)
                 } else if let Some(p) = out_pos(b) {
                     (OutputType::AliasOfIntermediateBaseIsUserOutput, Some(p))
-                } else if let Some(j) = intermediate_bases.iter().position(|(x, _)| *x == b) {
+                } else if let Some(&j) = base_index.get(&b) {
                     (OutputType::AliasOfIntermediate, Some(j))
                 } else {
+                    base_index.insert(b, intermediate_bases.len());
                     intermediate_bases.push((b, k));
                     (
                         OutputType::AliasOfIntermediateSaveAsOutput,
@@ -271,10 +280,8 @@ pub fn output_info(
             } else if let Some(twin) = (c > 1 && !a.requires_grad)
                 .then(|| {
                     let key = geometry.map(metadata_key)?;
-                    rg_by_key
-                        .get(&s)?
-                        .iter()
-                        .find_map(|(t, g)| (*t != o && metadata_key(g) == key).then_some(*t))
+                    // The first twin in insertion order stands for Python's set order.
+                    rg_by_key.get(&(s, key))?.iter().copied().find(|&t| t != o)
                 })
                 .flatten()
             {
@@ -314,7 +321,8 @@ pub fn output_info(
             requires_grad: a.requires_grad,
             requires_grad_for_backward: a.requires_grad && (base.is_none() || a.has_grad_fn),
             view_meta_sequence: records_sequence.then(|| {
-                obj.view_chain
+                trace
+                    .view_chain(o)
                     .iter()
                     .map(|s| format!("{s}_ViewMeta"))
                     .collect()

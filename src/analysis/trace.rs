@@ -32,13 +32,40 @@ pub struct Object {
     pub metadata_flag: bool,
     pub storage_changed: bool,
     pub shallow_copy: bool,
-    pub view_chain: Vec<Arc<str>>,
+    /// The view-replay steps from the functional base, kept as a link to the
+    /// object viewed (and how many of its own steps it had then) plus this
+    /// object's own steps, so a long chain of views costs linear memory.
+    pub view_parent: Option<(ObjectIdx, usize)>,
+    pub own_steps: Vec<Arc<str>>,
     /// Node that created the object, and the last node carrying its `tensor_id` (its final value).
     pub first_node: usize,
     pub last_node: usize,
     /// Grad mode when the object was created (semantics §3.2 A3).
     pub created_with_grad: bool,
     pub is_input: bool,
+}
+
+impl AliasTrace {
+    /// The view-replay steps of object `o`, from its functional base (iterative:
+    /// chains can be a million views long).
+    pub fn view_chain(&self, o: ObjectIdx) -> Vec<Arc<str>> {
+        let mut pieces: Vec<&[Arc<str>]> = Vec::new();
+        let mut current = self.objects.get(o).map(|obj| (obj, obj.own_steps.len()));
+        // `set_` can link two objects to each other: never walk more links than objects.
+        let mut budget = self.objects.len();
+        while let Some((obj, take)) = current.filter(|_| budget > 0) {
+            budget -= 1;
+            pieces.push(obj.own_steps.get(..take).unwrap_or(&obj.own_steps));
+            current = obj
+                .view_parent
+                .and_then(|(p, n)| self.objects.get(p).map(|parent| (parent, n)));
+        }
+        pieces
+            .iter()
+            .rev()
+            .flat_map(|p| p.iter().cloned())
+            .collect()
+    }
 }
 
 /// Data-mutation counters of a functional storage (semantics §3.2).
@@ -341,7 +368,7 @@ impl<'a> Tracer<'a> {
                 let w = single(self, 0, "self")?;
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.metadata_flag = true;
-                    o.view_chain.push(Arc::from(op.view_step.as_str()));
+                    o.own_steps.push(Arc::from(op.view_step.as_str()));
                 }
                 Ok(self.result_is(i, node, w))
             }
@@ -357,13 +384,15 @@ impl<'a> Tracer<'a> {
             OpClass::SetStorage { shallow_copy } => {
                 let w = single(self, 0, "self")?;
                 let src = tensors_of(self, 1)?.first().copied();
-                let (fs, chain) = match src.and_then(|s| self.out.objects.get(s)) {
-                    Some(s) => (s.functional_storage, s.view_chain.clone()),
-                    None => (self.new_storage(), Vec::new()),
+                let (fs, parent) = match src.and_then(|s| self.out.objects.get(s).map(|o| (s, o))) {
+                    Some((s, o)) => (o.functional_storage, Some((s, o.own_steps.len()))),
+                    None => (self.new_storage(), None),
                 };
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.functional_storage = fs;
-                    o.view_chain = chain;
+                    // `w` adopts the source's view chain.
+                    o.view_parent = parent;
+                    o.own_steps.clear();
                     o.storage_changed = true;
                     o.shallow_copy |= shallow_copy;
                 }
@@ -524,7 +553,8 @@ impl<'a> Tracer<'a> {
             metadata_flag: false,
             storage_changed: false,
             shallow_copy: false,
-            view_chain: Vec::new(),
+            view_parent: None,
+            own_steps: Vec::new(),
             first_node: i,
             last_node: i,
             created_with_grad: self.grad_enabled,
@@ -545,8 +575,7 @@ impl<'a> Tracer<'a> {
         let Some(a) = self.out.objects.get(arg) else {
             return self.fresh_object(i, id, false);
         };
-        let mut view_chain = a.view_chain.clone();
-        view_chain.push(step);
+        let view_parent = Some((arg, a.own_steps.len()));
         let obj = Object {
             tensor_id: id,
             functional_storage: a.functional_storage,
@@ -560,7 +589,8 @@ impl<'a> Tracer<'a> {
             metadata_flag: false,
             storage_changed: false,
             shallow_copy: false,
-            view_chain,
+            view_parent,
+            own_steps: vec![step],
             first_node: i,
             last_node: i,
             created_with_grad: self.grad_enabled,

@@ -1,6 +1,7 @@
 //! The calling-convention rewrites after metadata collection: dedupe,
 //! storage groups and their overlap, synthetic bases.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -14,7 +15,7 @@ use crate::analysis::synthetic_base::{
     ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
 };
 use crate::db::{GraphInput, OverlapMode};
-use crate::ir::{Geometry, NodeOp, Value};
+use crate::ir::{Geometry, NodeOp, TensorMeta, Value};
 use crate::overlap::{overlapping_members, StridedView};
 
 /// `AOTDedupeWrapper.pre_compile` (semantics §3.5).
@@ -61,19 +62,17 @@ pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Ar
         .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
         .collect();
     // The autograd base of a view input: another input, or one of `input_bases`.
+    let mut tensors_by_id: HashMap<u64, &TensorMeta> = HashMap::new();
+    for b in graph.input_bases(db) {
+        tensors_by_id.insert(b.tensor_id, &b.val);
+    }
+    for n in &placeholders {
+        if let (Some(id), Some(t)) = (n.structure(db).tensor_id, n.value(db).as_tensor()) {
+            tensors_by_id.insert(id, t);
+        }
+    }
     let base_of = |id: u64| -> Option<BaseTensor> {
-        let from_inputs = placeholders.iter().find_map(|n| {
-            (n.structure(db).tensor_id == Some(id))
-                .then(|| n.value(db).as_tensor())
-                .flatten()
-        });
-        let t = from_inputs.or_else(|| {
-            graph
-                .input_bases(db)
-                .iter()
-                .find(|b| b.tensor_id == id)
-                .map(|b| &b.val)
-        })?;
+        let t = tensors_by_id.get(&id)?;
         Some(BaseTensor {
             identity: id,
             spec: spec_of(&t.geometry),

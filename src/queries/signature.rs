@@ -1,1 +1,267 @@
+//! Export graph signatures: the dump's facts export reads, gathered once
+//! (`export_graph`), and both flavours' signatures on top of the collected
+//! metadata (`graph_signatures`).
 
+use std::sync::Arc;
+
+use crate::analysis::signature::{
+    self, ArgKind, Collected, Constant, ExportGraph, ExportInput, ExportOutput, OutputValue,
+    Signatures,
+};
+use crate::analysis::trace::{AliasTrace, OutputSlot};
+use crate::analysis::AnalysisError;
+use crate::db::{GraphInput, NodeInput};
+use crate::ir::{Arg, Diagnostic, InputKind, NodeOp, Value};
+
+use super::meta::{alias_trace, fw_metadata, grad_enabled_at_entry, node_autograd, node_geometry};
+use super::QueryResult;
+
+/// What export reads of the graph besides its metadata: placeholders with
+/// their kinds, FQNs, identities and entry autograd facts; what each output
+/// is in the functional graph; the pytree specs.
+#[salsa::tracked(returns(ref))]
+pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<ExportGraph>> {
+    let _span = tracing::debug_span!("export_graph").entered();
+    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let nodes = graph.nodes(db);
+    let inputs = trace
+        .input_nodes
+        .iter()
+        .enumerate()
+        .map(|(p, &n)| export_input(db, trace, nodes, p, n))
+        .collect::<QueryResult<Vec<_>>>()?;
+    check_input_order(&inputs)?;
+    let outputs = export_outputs(db, trace, nodes);
+
+    let count = |f: fn(InputKind) -> bool| inputs.iter().filter(|i| f(i.kind)).count();
+    let (in_spec, out_spec) = graph.specs(db);
+    let (in_spec, out_spec) = signature::export_specs(
+        in_spec.as_ref(),
+        out_spec.as_ref(),
+        count(|k| matches!(k, InputKind::Parameter | InputKind::Buffer)),
+        count(|k| k == InputKind::UserInput),
+        outputs.len(),
+    )
+    .map_err(|e| AnalysisError::Invalid(Diagnostic::at(None, e.path, e.message)))?;
+    Ok(Arc::new(ExportGraph {
+        inputs,
+        outputs,
+        in_spec,
+        out_spec,
+        grad_enabled_at_entry: grad_enabled_at_entry(db, graph),
+    }))
+}
+
+/// The inference and joint export signatures (semantics §3.10). PyTorch's
+/// refusals are results, not errors; only a graph that cannot be analysed is.
+#[salsa::tracked(returns(ref))]
+pub fn graph_signatures(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Signatures>> {
+    let _span = tracing::debug_span!("graph_signatures").entered();
+    let export = export_graph(db, graph).as_ref().map_err(Clone::clone)?;
+    let collected = match fw_metadata(db, graph) {
+        Ok(meta) => Ok(Collected {
+            input_info: &meta.input_info,
+            output_info: &meta.output_info,
+            grad_enabled_mutation: meta.grad_enabled_mutation,
+        }),
+        Err(AnalysisError::Torch(e)) => Err(e),
+        Err(e) => return Err(e.clone()),
+    };
+    Ok(Arc::new(signature::signatures(export, collected)))
+}
+
+fn export_input(
+    db: &dyn salsa::Database,
+    trace: &AliasTrace,
+    nodes: &[NodeInput],
+    p: usize,
+    n: usize,
+) -> QueryResult<ExportInput> {
+    let node = nodes.get(n).ok_or_else(|| {
+        AnalysisError::Invalid(Diagnostic::at(
+            None,
+            "nodes",
+            format!("placeholder {p} is missing"),
+        ))
+    })?;
+    let structure = node.structure(db);
+    let NodeOp::Placeholder { kind, fqn, .. } = &structure.op else {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "op",
+            "expected a placeholder",
+        ));
+    };
+    if matches!(kind, InputKind::Parameter | InputKind::Buffer) && fqn.is_none() {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "fqn",
+            "a parameter or buffer needs its module path to be exported",
+        ));
+    }
+    let autograd = node_autograd(db, *node);
+    let object = trace.inputs.get(p).copied().flatten();
+    let functional_storage = object
+        .and_then(|o| trace.objects.get(o))
+        .map(|o| o.functional_storage);
+    // The last write to the input's memory names its updated value.
+    let update_hint = functional_storage.and_then(|fs| {
+        trace
+            .writes
+            .iter()
+            .rev()
+            .find(|w| {
+                trace
+                    .objects
+                    .get(w.object)
+                    .is_some_and(|o| o.functional_storage == fs)
+            })
+            .and_then(|w| nodes.get(w.node))
+            .map(|w| w.structure(db).name.clone())
+    });
+    let resized = structure.tensor_id.is_some()
+        && trace.resizes.iter().any(|r| {
+            nodes
+                .get(r.node)
+                .is_some_and(|rn| rn.structure(db).tensor_id == structure.tensor_id)
+        });
+    Ok(ExportInput {
+        name: structure.name.clone(),
+        kind: *kind,
+        fqn: fqn.clone(),
+        arg: arg_kind(node.value(db)),
+        requires_grad: autograd.is_some_and(|a| a.requires_grad),
+        is_leaf: autograd.is_none_or(|a| a.is_leaf),
+        tensor_id: structure.tensor_id,
+        storage: node_geometry(db, *node).as_ref().map(|g| g.storage),
+        resized,
+        update_hint,
+    })
+}
+
+/// `GraphSignature` assumes parameters, then buffers, then user inputs (format §5).
+fn check_input_order(inputs: &[ExportInput]) -> QueryResult<()> {
+    let rank = |k: InputKind| match k {
+        InputKind::Parameter => Some(0),
+        InputKind::Buffer => Some(1),
+        InputKind::UserInput => Some(2),
+        InputKind::Token => None,
+    };
+    let mut last = 0;
+    for input in inputs {
+        let Some(r) = rank(input.kind) else { continue };
+        if r < last {
+            return Err(AnalysisError::invalid(
+                &input.name,
+                "kind",
+                "placeholders must list parameters, then buffers, then user inputs",
+            ));
+        }
+        last = r;
+    }
+    Ok(())
+}
+
+fn export_outputs(
+    db: &dyn salsa::Database,
+    trace: &AliasTrace,
+    nodes: &[NodeInput],
+) -> Vec<ExportOutput> {
+    let literals: &[Arg] = match nodes.last().and_then(|n| n.structure(db).args.first()) {
+        Some(Arg::List(items)) => items,
+        _ => &[],
+    };
+    let name_of = |n: usize| {
+        nodes
+            .get(n)
+            .map_or_else(|| Arc::from("out"), |n| n.structure(db).name.clone())
+    };
+    trace
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, slot)| match slot {
+            OutputSlot::Tensor(o) => {
+                let obj = trace.objects.get(*o);
+                let last_node = obj.map_or(0, |obj| obj.last_node);
+                let floating = nodes
+                    .get(last_node)
+                    .and_then(|n| node_geometry(db, *n).as_ref())
+                    .is_some_and(|g| is_floating_point(&g.dtype));
+                let input = obj
+                    .filter(|obj| obj.is_input)
+                    // FX binds a tensor passed twice to its last placeholder.
+                    .and_then(|_| trace.inputs.iter().rposition(|i| *i == Some(*o)));
+                let value = match input {
+                    Some(p) => OutputValue::Input(p),
+                    None => OutputValue::Tensor {
+                        object: *o,
+                        hint: name_of(last_node),
+                    },
+                };
+                ExportOutput { value, floating }
+            }
+            OutputSlot::Node(n) => {
+                let kind = nodes
+                    .get(*n)
+                    .map_or(ArgKind::Constant(Constant::None), |node| {
+                        arg_kind(node.value(db))
+                    });
+                let value = match kind {
+                    ArgKind::Constant(c) => OutputValue::Constant(c),
+                    kind => match trace.input_nodes.iter().position(|i| i == n) {
+                        Some(p) => OutputValue::Input(p),
+                        None => OutputValue::Symbolic {
+                            node: *n,
+                            hint: name_of(*n),
+                            kind,
+                        },
+                    },
+                };
+                ExportOutput {
+                    value,
+                    floating: false,
+                }
+            }
+            OutputSlot::Literal(_) => ExportOutput {
+                value: OutputValue::Constant(literal(literals.get(k))),
+                floating: false,
+            },
+        })
+        .collect()
+}
+
+fn arg_kind(value: &Value) -> ArgKind {
+    match value {
+        Value::Tensor(_) => ArgKind::Tensor,
+        Value::SymInt(_) => ArgKind::SymInt,
+        Value::SymFloat(_) => ArgKind::SymFloat,
+        Value::SymBool(_) => ArgKind::SymBool,
+        Value::None => ArgKind::Constant(Constant::None),
+        Value::Int(v) => ArgKind::Constant(Constant::Int(*v)),
+        Value::Float(v) => ArgKind::Constant(Constant::Float(*v)),
+        Value::Bool(v) => ArgKind::Constant(Constant::Bool(*v)),
+        Value::Str(v) => ArgKind::Constant(Constant::Str(v.clone())),
+        Value::List(_) => ArgKind::Constant(Constant::Other("list".to_owned())),
+    }
+}
+
+fn literal(arg: Option<&Arg>) -> Constant {
+    match arg {
+        None | Some(Arg::None) => Constant::None,
+        Some(Arg::Int(v)) => Constant::Int(*v),
+        Some(Arg::Float(v)) => Constant::Float(*v),
+        Some(Arg::Bool(v)) => Constant::Bool(*v),
+        Some(Arg::Str(v)) => Constant::Str(v.clone()),
+        Some(Arg::Tagged(tag, v)) => Constant::Other(format!("{tag}={v}")),
+        Some(Arg::List(_) | Arg::Node(_)) => Constant::Other("list".to_owned()),
+    }
+}
+
+/// `torch.dtype.is_floating_point`.
+fn is_floating_point(dtype: &str) -> bool {
+    dtype.starts_with("float") || dtype == "bfloat16"
+}
