@@ -8,6 +8,7 @@ use salsa::Setter;
 use serde::Serialize;
 
 use crate::analysis::dedupe::Dedupe;
+use crate::analysis::signature::Signatures;
 use crate::analysis::synthetic_base::SyntheticBaseReport;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
@@ -54,6 +55,8 @@ pub struct Report {
     pub overlapping_inputs: Option<Vec<OverlappingInputs>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TorchError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_signature: Option<Arc<Signatures>>,
 }
 
 /// The result of a later stage: its value, or PyTorch's refusal there.
@@ -171,6 +174,8 @@ impl Session {
     /// Runs every analysis. Graphs the analysis cannot make sense of give an
     /// `Err`; cases PyTorch refuses give a report with `error` set.
     pub fn report(&self) -> Result<Report, AnalysisError> {
+        // Export runs its own collection, so it has a result even where this one is refused.
+        let graph_signature = Some(queries::graph_signatures(&self.db, self.graph).clone()?);
         let meta = match self.fw_metadata() {
             Ok(m) => m.clone(),
             Err(AnalysisError::Torch(e)) => {
@@ -181,6 +186,7 @@ impl Session {
                     synthetic_base: None,
                     overlapping_inputs: None,
                     error: Some(e.clone()),
+                    graph_signature,
                 })
             }
             Err(e) => return Err(e.clone()),
@@ -213,6 +219,7 @@ impl Session {
             synthetic_base,
             overlapping_inputs,
             error: None,
+            graph_signature,
         })
     }
 }

@@ -37,6 +37,9 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
             e.kind,
             e.message.replace('\n', "\n  ")
         );
+        if let Some(sigs) = &report.graph_signature {
+            let _ = write!(out, "\n{sigs}");
+        }
         return out;
     }
     let Some(meta) = &report.fw_metadata else {
@@ -122,6 +125,9 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
         derived.mutated_inp_runtime_indices, derived.mutated_graph_handled_indices
     );
     rewrites(&mut out, &placeholders, report);
+    if let Some(sigs) = &report.graph_signature {
+        let _ = write!(out, "\n{sigs}");
+    }
     out
 }
 

@@ -229,3 +229,75 @@ pub fn norm_synthetic_base(s: Option<&Value>) -> Value {
         "wrapper": s.get("wrapper"),
     })
 }
+
+/// The exact fields of one `graph_signature` flavour, names turned into
+/// positions in `graph_input_names`/`graph_output_names` (a name that is not
+/// there stays `["?", name]`), as the scoring tool's `norm_sig1` does.
+pub fn norm_sig(g: Option<&Value>) -> Value {
+    let Some(g) = g.filter(|g| !g.is_null()) else {
+        return Value::Null;
+    };
+    if g.get("error").is_some() {
+        return json!({ "error": norm_error(g.get("error")) });
+    }
+    // Python's `{n: i for i, n in enumerate(names)}`: the last position wins.
+    let positions = |key: &str| -> std::collections::HashMap<String, usize> {
+        list(g.get(key))
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_str().map(|n| (n.to_owned(), i)))
+            .collect()
+    };
+    let ins = positions("graph_input_names");
+    let outs = positions("graph_output_names");
+    let pos = |map: &std::collections::HashMap<String, usize>, n: &Value| -> Value {
+        match n.as_str() {
+            None => Value::Null,
+            Some(name) => map
+                .get(name)
+                .map_or_else(|| json!(["?", name]), |i| json!(i)),
+        }
+    };
+    let pi = |n: &Value| pos(&ins, n);
+    let po = |n: &Value| pos(&outs, n);
+    let names = |key: &str, f: &dyn Fn(&Value) -> Value| -> Value {
+        Value::Array(list(g.get(key)).iter().map(f).collect())
+    };
+    // Python's `sorted((f(k), g(v)) for k, v in d.items())`: pairs compared as JSON text.
+    let pairs = |m: Option<&Value>, fk: &dyn Fn(&Value) -> Value, fv: &dyn Fn(&Value) -> Value| {
+        let mut v: Vec<Value> = m
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| json!([fk(&json!(k)), fv(v)]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_by_key(|p| p.to_string());
+        Value::Array(v)
+    };
+    let same = |v: &Value| v.clone();
+    let backward = match g.get("backward_signature").filter(|b| !b.is_null()) {
+        None => Value::Null,
+        Some(b) => json!({
+            "gradients_to_parameters": pairs(b.get("gradients_to_parameters"), &po, &same),
+            "gradients_to_user_inputs": pairs(b.get("gradients_to_user_inputs"), &po, &pi),
+        }),
+    };
+    json!({
+        "parameters": g.get("parameters"),
+        "buffers": g.get("buffers"),
+        "user_inputs": names("user_inputs", &pi),
+        "user_outputs": names("user_outputs", &po),
+        "inputs_to_parameters": pairs(g.get("inputs_to_parameters"), &pi, &same),
+        "inputs_to_buffers": pairs(g.get("inputs_to_buffers"), &pi, &same),
+        "buffers_to_mutate": pairs(g.get("buffers_to_mutate"), &po, &same),
+        "parameters_to_mutate": pairs(g.get("parameters_to_mutate"), &po, &same),
+        "user_inputs_to_mutate": pairs(g.get("user_inputs_to_mutate"), &po, &pi),
+        "input_tokens": names("input_tokens", &pi),
+        "output_tokens": names("output_tokens", &po),
+        "in_spec": g.get("in_spec"),
+        "out_spec": g.get("out_spec"),
+        "backward_signature": backward,
+    })
+}
