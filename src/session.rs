@@ -14,7 +14,7 @@ use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
 use crate::ir::{self, Graph, LoadError, Node};
 use crate::queries;
-use crate::queries::OverlappingInputs;
+use crate::queries::{Guard, OverlappingInputs, SymbolicOverlap};
 
 /// One graph under analysis, in a database that keeps results between edits.
 pub struct Session {
@@ -53,6 +53,11 @@ pub struct Report {
     pub synthetic_base: Option<SyntheticBaseReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlapping_inputs: Option<Vec<OverlappingInputs>>,
+    /// Symbolic groups: whether each overlap verdict holds for all symbol values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbolic_overlap: Option<Vec<SymbolicOverlap>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aot_guards: Option<Vec<Guard>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TorchError>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +190,8 @@ impl Session {
                     dedupe: None,
                     synthetic_base: None,
                     overlapping_inputs: None,
+                    symbolic_overlap: None,
+                    aot_guards: None,
                     error: Some(e.clone()),
                     graph_signature,
                 })
@@ -195,22 +202,19 @@ impl Session {
         let needs_autograd = queries::needs_autograd(db, self.graph).clone()?;
         let dedupe = Stage::of(queries::dedupe(db, self.graph))?;
         // Later stages only run when dedupe succeeded.
-        let (synthetic_base, overlapping_inputs) = match &dedupe {
+        fn later<T: Clone>(q: &Result<Arc<T>, AnalysisError>) -> Result<Option<T>, AnalysisError> {
+            q.as_ref()
+                .map(|v| Some((**v).clone()))
+                .map_err(Clone::clone)
+        }
+        let (synthetic_base, overlapping_inputs, symbolic_overlap, aot_guards) = match &dedupe {
             Stage::Done(_) => (
-                Some(
-                    (**queries::synthetic_bases(db, self.graph)
-                        .as_ref()
-                        .map_err(Clone::clone)?)
-                    .clone(),
-                ),
-                Some(
-                    (**queries::overlapping_inputs(db, self.graph)
-                        .as_ref()
-                        .map_err(Clone::clone)?)
-                    .clone(),
-                ),
+                later(queries::synthetic_bases(db, self.graph))?,
+                later(queries::overlapping_inputs(db, self.graph))?,
+                later(queries::symbolic_overlap(db, self.graph))?,
+                later(queries::aot_guards(db, self.graph))?,
             ),
-            Stage::Refused { .. } => (None, None),
+            Stage::Refused { .. } => (None, None, None, None),
         };
         Ok(Report {
             needs_autograd: Some(needs_autograd),
@@ -218,6 +222,8 @@ impl Session {
             dedupe: Some(dedupe),
             synthetic_base,
             overlapping_inputs,
+            symbolic_overlap,
+            aot_guards,
             error: None,
             graph_signature,
         })

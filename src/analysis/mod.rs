@@ -10,6 +10,7 @@ pub mod meta;
 pub mod ops;
 pub mod pytree;
 pub mod signature;
+pub mod symbolic_overlap;
 pub mod synthetic_base;
 pub mod trace;
 

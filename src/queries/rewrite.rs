@@ -10,6 +10,7 @@ use super::meta::{alias_trace, fw_metadata, needs_autograd};
 use super::QueryResult;
 use crate::analysis::dedupe::{dedupe as dedupe_inputs, Dedupe};
 use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
+use crate::analysis::symbolic_overlap::{pair_verdicts, PairVerdict, SymView, Validity};
 use crate::analysis::synthetic_base::{
     create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
     ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
@@ -121,6 +122,10 @@ pub struct StorageGroup<'db> {
     #[tracked]
     #[returns(ref)]
     pub views: Option<Vec<StridedView>>,
+    /// The members' symbolic geometry, when some size, stride or offset is symbolic.
+    #[tracked]
+    #[returns(ref)]
+    pub symbolic_views: Option<Vec<SymView>>,
 }
 
 #[salsa::tracked(returns(ref))]
@@ -153,7 +158,25 @@ pub fn storage_groups<'db>(
                     _ => None,
                 })
                 .collect();
-            StorageGroup::new(db, storage, members, views)
+            let symbolic: Vec<SymView> = members
+                .iter()
+                .filter_map(|&i| match args.get(i) {
+                    Some(MergeArg::Tensor(t)) => Some(SymView {
+                        shape: t.spec.shape.clone(),
+                        stride: t.spec.stride.clone(),
+                        offset: t.spec.storage_offset.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let is_symbolic = symbolic.iter().any(|v| {
+                v.shape
+                    .iter()
+                    .chain(&v.stride)
+                    .chain(std::iter::once(&v.offset))
+                    .any(|e| !e.is_constant())
+            });
+            StorageGroup::new(db, storage, members, views, is_symbolic.then_some(symbolic))
         })
         .collect()
 }
@@ -181,6 +204,115 @@ pub fn group_overlap<'db>(
         // Geometry that does not evaluate at the hints: assume the worst.
         None => (members.clone(), true),
     }
+}
+
+/// For a symbolic group: whether each pair's verdict holds for all symbol
+/// values or only at the hints.
+#[salsa::tracked(returns(ref))]
+pub fn group_verdicts<'db>(
+    db: &'db dyn salsa::Database,
+    graph: GraphInput,
+    group: StorageGroup<'db>,
+) -> Option<Vec<PairVerdict>> {
+    let views = group.symbolic_views(db).as_ref()?;
+    let members = group.members(db);
+    let mut verdicts = pair_verdicts(views, graph.symbols(db))?;
+    // Report post-dedupe input indices, not positions in the group.
+    for v in &mut verdicts {
+        let (i, j) = v.pair;
+        v.pair = (
+            members.get(i).copied().unwrap_or(i),
+            members.get(j).copied().unwrap_or(j),
+        );
+    }
+    Some(verdicts)
+}
+
+/// A symbolic group's verdicts, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct SymbolicOverlap {
+    pub aliased_input_indices: Vec<usize>,
+    /// False when some verdict was only decided at the hints (a guard protects it).
+    pub holds_for_all_values: bool,
+    pub pairs: Vec<PairVerdict>,
+}
+
+/// A guard AOTAutograd records (semantics §2.12, §3.6.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind")]
+pub enum Guard {
+    StorageOverlap {
+        overlapping_sources: Vec<String>,
+        non_overlapping_sources: Vec<String>,
+    },
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn symbolic_overlap(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<Vec<SymbolicOverlap>>> {
+    merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    Ok(Arc::new(
+        storage_groups(db, graph)
+            .iter()
+            .filter_map(|g| {
+                let pairs = group_verdicts(db, graph, *g).clone()?;
+                Some(SymbolicOverlap {
+                    aliased_input_indices: g.members(db).clone(),
+                    holds_for_all_values: pairs.iter().all(|p| p.validity == Validity::AllValues),
+                    pairs,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// The `StorageOverlap` guards PyTorch 2.15 installs: for each symbolic group
+/// that `merge_view_inputs` examines (two or more members, one data-mutated),
+/// when the inputs have Dynamo sources.
+#[salsa::tracked(returns(ref))]
+pub fn aot_guards(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<Guard>>> {
+    let meta = post_dedupe_meta(db, graph)?;
+    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    let sources: Vec<Option<&str>> = graph
+        .nodes(db)
+        .iter()
+        .filter_map(|n| match &n.structure(db).op {
+            NodeOp::Placeholder { source, .. } => Some(source.as_deref()),
+            _ => None,
+        })
+        .collect();
+    let kept = d.kept_positions(sources.len());
+    let source_of = |i: usize| -> String {
+        kept.get(i)
+            .and_then(|&p| sources.get(p).copied().flatten())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    if sources.iter().all(Option::is_none) || !meta.input_info.iter().any(|i| i.mutates_data) {
+        return Ok(Arc::new(Vec::new()));
+    }
+    let mut guards = Vec::new();
+    for g in storage_groups(db, graph) {
+        let members = g.members(db);
+        let mutated = members
+            .iter()
+            .any(|&i| meta.input_info.get(i).is_some_and(|m| m.mutates_data));
+        if !mutated || g.symbolic_views(db).is_none() {
+            continue;
+        }
+        let overlapping = &group_overlap(db, *g, OverlapMode::Torch).0;
+        guards.push(Guard::StorageOverlap {
+            overlapping_sources: overlapping.iter().map(|&i| source_of(i)).collect(),
+            non_overlapping_sources: members
+                .iter()
+                .filter(|i| !overlapping.contains(i))
+                .map(|&i| source_of(i))
+                .collect(),
+        });
+    }
+    Ok(Arc::new(guards))
 }
 
 /// One entry of `overlapping_inputs`.
