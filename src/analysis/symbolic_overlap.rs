@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::ir::expr::SizeExpr;
+use crate::ir::expr::{Bounds, SizeExpr};
 use crate::ir::Symbols;
 use crate::overlap::{torch_decision, Arg, StridedView, TorchTest};
 
@@ -104,7 +104,7 @@ pub fn pair_verdicts(views: &[SymView], symbols: &Symbols) -> Option<Vec<PairVer
 struct Pair<'a> {
     first: &'a SymView,
     second: &'a SymView,
-    range: &'a dyn Fn(&str) -> (Option<i64>, Option<i64>),
+    range: &'a dyn Fn(&str) -> Bounds,
 }
 
 impl Pair<'_> {
@@ -201,7 +201,7 @@ impl Pair<'_> {
         })
     }
 
-    fn bounds(&self, e: &SizeExpr) -> (Option<i64>, Option<i64>) {
+    fn bounds(&self, e: &SizeExpr) -> Bounds {
         e.bounds(self.range)
     }
 
