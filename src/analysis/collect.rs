@@ -400,7 +400,7 @@ pub fn traced_tangents(
         }
         if let Some(g) = final_geometry(*obj) {
             out.push(Tangent {
-                spec: coerce(spec_of(g)),
+                spec: coerce(TensorSpec::of(g)),
                 desc: format!("__output_tangent(output[{k}])"),
             });
         }
@@ -408,21 +408,12 @@ pub fn traced_tangents(
     for (b, k) in &outputs.intermediate_bases {
         if let Some(g) = final_geometry(*b) {
             out.push(Tangent {
-                spec: coerce(spec_of(g)),
+                spec: coerce(TensorSpec::of(g)),
                 desc: format!("__output_tangent(__intermediate_base(output[{k}]))"),
             });
         }
     }
     out
-}
-
-fn spec_of(g: &Geometry) -> TensorSpec {
-    TensorSpec {
-        shape: g.shape.clone(),
-        stride: g.stride.clone(),
-        storage_offset: g.storage_offset.clone(),
-        dtype: g.dtype.clone(),
-    }
 }
 
 /// The functionalized updated value of a mutated input: offset 0, the

@@ -168,14 +168,10 @@ pub fn remove_dupe_metadata(
             o
         })
         .collect();
-    // Everything else takes its default (§5 item 16).
-    Ok(ViewAndMutationMeta {
+    Ok(ViewAndMutationMeta::rewritten(
+        m,
         input_info,
         output_info,
-        num_intermediate_bases: m.num_intermediate_bases,
-        keep_input_mutations: m.keep_input_mutations,
         traced_tangents,
-        grad_enabled_mutation: None,
-        num_tokens: 0,
-    })
+    ))
 }

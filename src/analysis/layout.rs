@@ -14,11 +14,21 @@ fn is_zero(e: &SizeExpr) -> bool {
 /// PyTorch's row-major `is_contiguous` (semantics §1). Symbolic strides are
 /// compared as polynomials; overflow counts as "not contiguous".
 pub fn is_contiguous(shape: &[SizeExpr], stride: &[SizeExpr]) -> bool {
-    if shape.iter().any(is_zero) {
-        return true;
-    }
+    shape.iter().any(is_zero) || is_dense_in_order(shape, stride, (0..shape.len()).rev())
+}
+
+/// Walking `dims` innermost first, each dimension of size other than 1 has
+/// the stride of a dense layout in that order.
+fn is_dense_in_order(
+    shape: &[SizeExpr],
+    stride: &[SizeExpr],
+    dims: impl Iterator<Item = usize>,
+) -> bool {
     let mut expected = SizeExpr::int(1);
-    for (size, st) in shape.iter().zip(stride).rev() {
+    for d in dims {
+        let (Some(size), Some(st)) = (shape.get(d), stride.get(d)) else {
+            return false;
+        };
         if is_one(size) {
             continue;
         }
@@ -93,24 +103,10 @@ pub fn is_non_overlapping_and_dense(
     stride: &[SizeExpr],
     eval: &dyn Fn(&SizeExpr) -> Option<i64>,
 ) -> bool {
-    let dims: Vec<usize> = stride_order(shape, stride, eval)
+    let dims = stride_order(shape, stride, eval)
         .into_iter()
-        .filter(|&d| shape.get(d).is_some_and(|s| !is_zero(s) && !is_one(s)))
-        .collect();
-    let mut expected = SizeExpr::int(1);
-    for d in dims {
-        let (Some(size), Some(st)) = (shape.get(d), stride.get(d)) else {
-            return false;
-        };
-        if *st != expected {
-            return false;
-        }
-        expected = match expected.checked_mul(size) {
-            Ok(e) => e,
-            Err(_) => return false,
-        };
-    }
-    true
+        .filter(|&d| shape.get(d).is_some_and(|s| !is_zero(s)));
+    is_dense_in_order(shape, stride, dims)
 }
 
 /// Dense strides in the same stride order (semantics §3.3.6).

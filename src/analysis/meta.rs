@@ -166,6 +166,18 @@ pub struct TensorSpec {
     pub dtype: Arc<str>,
 }
 
+impl TensorSpec {
+    /// The spec of a tensor with this geometry.
+    pub fn of(g: &crate::ir::Geometry) -> Self {
+        TensorSpec {
+            shape: g.shape.clone(),
+            stride: g.stride.clone(),
+            storage_offset: g.storage_offset.clone(),
+            dtype: g.dtype.clone(),
+        }
+    }
+}
+
 /// A traced tangent and PyTorch's descriptor of it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tangent {
@@ -184,6 +196,28 @@ pub struct ViewAndMutationMeta {
     pub traced_tangents: Vec<Tangent>,
     pub grad_enabled_mutation: Option<bool>,
     pub num_tokens: usize,
+}
+
+impl ViewAndMutationMeta {
+    /// A meta for a rewritten calling convention (dedupe, synthetic bases):
+    /// PyTorch carries over only the intermediate-base count and the
+    /// keep-mutations flag; every other stored field takes its default (§5 item 16).
+    pub fn rewritten(
+        from: &ViewAndMutationMeta,
+        input_info: Vec<InputAliasInfo>,
+        output_info: Vec<OutputAliasInfo>,
+        traced_tangents: Vec<Tangent>,
+    ) -> Self {
+        ViewAndMutationMeta {
+            input_info,
+            output_info,
+            num_intermediate_bases: from.num_intermediate_bases,
+            keep_input_mutations: from.keep_input_mutations,
+            traced_tangents,
+            grad_enabled_mutation: None,
+            num_tokens: 0,
+        }
+    }
 }
 
 /// The fields PyTorch derives in `__post_init__`.

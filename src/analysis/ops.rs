@@ -61,7 +61,7 @@ pub fn resolve(target: &str, operators: &Operators) -> Result<OpInfo, String> {
 }
 
 /// `aten.select.int` → `select_int`, `aten.view.default` → `view`.
-fn view_step_name(target: &str) -> String {
+pub fn view_step_name(target: &str) -> String {
     let mut parts = target.split('.').skip(1);
     let name = parts.next().unwrap_or_default();
     match parts.next() {

@@ -415,15 +415,7 @@ pub fn create_synthetic_base_metadata(
     traced_tangents.extend(m.traced_tangents.iter().skip(replaced).cloned());
 
     Ok((
-        ViewAndMutationMeta {
-            input_info,
-            output_info,
-            num_intermediate_bases: m.num_intermediate_bases,
-            keep_input_mutations: m.keep_input_mutations,
-            traced_tangents,
-            grad_enabled_mutation: None,
-            num_tokens: 0,
-        },
+        ViewAndMutationMeta::rewritten(m, input_info, output_info, traced_tangents),
         meta_mutated_outer,
     ))
 }

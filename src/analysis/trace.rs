@@ -676,10 +676,5 @@ fn bind<'n>(node: &'n NodeStructure, op: &OpInfo) -> Vec<Option<(Field<'n>, &'n 
 }
 
 fn step_name(target: &str) -> Arc<str> {
-    let mut parts = target.split('.').skip(1);
-    let name = parts.next().unwrap_or_default();
-    Arc::from(match parts.next() {
-        Some("default") | None => name.to_owned(),
-        Some(overload) => format!("{name}_{overload}"),
-    })
+    Arc::from(super::ops::view_step_name(target))
 }

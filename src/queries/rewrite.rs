@@ -16,7 +16,7 @@ use crate::analysis::synthetic_base::{
     ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
 };
 use crate::db::{GraphInput, OverlapMode};
-use crate::ir::{Geometry, NodeOp, TensorMeta, Value};
+use crate::ir::{NodeOp, TensorMeta, Value};
 use crate::overlap::{overlapping_members, StridedView};
 
 /// `AOTDedupeWrapper.pre_compile` (semantics §3.5).
@@ -44,15 +44,6 @@ fn post_dedupe_meta(
     }
 }
 
-fn spec_of(g: &Geometry) -> TensorSpec {
-    TensorSpec {
-        shape: g.shape.clone(),
-        stride: g.stride.clone(),
-        storage_offset: g.storage_offset.clone(),
-        dtype: g.dtype.clone(),
-    }
-}
-
 /// The post-dedupe inputs as `merge_view_inputs` sees them.
 #[salsa::tracked(returns(ref))]
 pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
@@ -76,7 +67,7 @@ pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Ar
         let t = tensors_by_id.get(&id)?;
         Some(BaseTensor {
             identity: id,
-            spec: spec_of(&t.geometry),
+            spec: TensorSpec::of(&t.geometry),
             requires_grad: t.autograd.requires_grad,
         })
     };
@@ -96,7 +87,7 @@ pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Ar
             MergeArg::Tensor(Box::new(ArgTensor {
                 identity: if leafified { u64::MAX - p as u64 } else { id },
                 storage: t.geometry.storage,
-                spec: spec_of(&t.geometry),
+                spec: TensorSpec::of(&t.geometry),
                 storage_nbytes: t.geometry.storage_nbytes.clone(),
                 requires_grad: t.autograd.requires_grad,
                 base: if leafified {
