@@ -5,9 +5,11 @@
 
 use serde::Deserialize;
 
+use super::exact_members::exact_members_with;
+use super::torch_members::torch_members_with;
 use super::{
-    compute_overlap, overlapping_members, shares_element, torch_definitely_do_not_overlap,
-    torch_pairwise_baseline, Mode, StridedView,
+    compute_overlap, indices_of, overlapping_members, shares_element,
+    torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode, StridedView,
 };
 
 /// One line of `overlap.jsonl`; unknown keys (`dtype`, ...) are ignored.
@@ -33,9 +35,10 @@ pub struct OverlapExpect {
 }
 
 /// Runs every entry point on the line's tensors and compares with `expect`:
-/// both modes of [`compute_overlap`] and [`overlapping_members`], the
-/// baseline, and both pairwise predicates on every pair. `Err` describes all
-/// mismatches of the line, readably.
+/// both modes of [`compute_overlap`] and [`overlapping_members`] (also with
+/// every cluster forced through the large-cluster algorithms), the baseline,
+/// and both pairwise predicates on every pair. `Err` describes all mismatches
+/// of the line, readably.
 pub fn check_jsonl_line(case: &OverlapCase) -> Result<(), String> {
     let t = &case.tensors;
     let e = &case.expect;
@@ -59,6 +62,12 @@ pub fn check_jsonl_line(case: &OverlapCase) -> Result<(), String> {
         fmt(&torch_pairwise_baseline(t)),
         fmt(&e.torch),
     );
+    // The lines are small, so also force them through the large-cluster paths.
+    expect_eq(
+        "torch counting path",
+        fmt(&indices_of(&torch_members_with(t, 1))),
+        fmt(&e.torch),
+    );
 
     let exact = compute_overlap(t, Mode::Exact);
     expect_eq("exact members", fmt(&exact.overlapping), fmt(&e.exact));
@@ -67,6 +76,12 @@ pub fn check_jsonl_line(case: &OverlapCase) -> Result<(), String> {
     expect_eq(
         "exact fast members",
         fmt(&overlapping_members(t, Mode::Exact)),
+        fmt(&(e.exact.clone(), false)),
+    );
+    let (grid_members, grid_inexact) = exact_members_with(t, 1);
+    expect_eq(
+        "exact grid path",
+        fmt(&(indices_of(&grid_members), grid_inexact)),
         fmt(&(e.exact.clone(), false)),
     );
 

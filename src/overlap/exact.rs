@@ -15,6 +15,14 @@
 //! these strides", a bounded linear Diophantine (knapsack-like) problem, and
 //! the same question as "is an address an element of one view".
 //!
+//! ## Shortcuts
+//!
+//! Before any search, [`Canonical::meets`] answers the common shapes in
+//! `O(1)`: disjoint ranges; two contiguous ranges (their ranges meet); and
+//! two views that are ranges, columns or row blocks of one row grid, whose
+//! element sets are at most three rectangles each of that grid
+//! ([`pieces`]).
+//!
 //! ## Solver
 //!
 //! First [`normalize`] shrinks the dimension list without changing the set of
@@ -30,11 +38,12 @@
 //! the gcd of the smaller strides), so for the usual non-self-overlapping
 //! layouts there are one or two candidates per level. With two dimensions left
 //! the answer is a closed formula (one residue class intersected with an
-//! interval), so one- and two-dimensional views are decided in `O(1)`
-//! arithmetic per pair. Every search node costs one unit of a work budget; an
-//! exhausted budget answers `None` ("may overlap").
+//! interval), so two 1-D views need no search at all. Every search node costs
+//! one unit of a work budget; an exhausted budget answers `None` ("may
+//! overlap").
 
-use super::numtheory::{ceil_div, floor_div, gcd, inv_mod, mul_mod};
+use super::grid::pieces;
+use super::numtheory::{ceil_div, div_rem_euclid, floor_div, gcd, inv_mod, mul_mod, rem_euclid};
 use super::StridedView;
 
 /// Search nodes [`shares_element`] may visit before answering `None`.
@@ -85,20 +94,65 @@ pub(super) enum ElementSet {
 
 impl ElementSet {
     pub fn of(v: &StridedView) -> Self {
+        Self::of_in(v, Vec::new())
+    }
+
+    /// [`ElementSet::of`] building the dimension list in `buffer` (cleared
+    /// first), so that callers normalizing many views can recycle buffers.
+    pub fn of_in(v: &StridedView, buffer: Vec<Dim>) -> Self {
         if v.sizes.contains(&0) {
             return Self::Empty;
         }
-        if v.sizes.len() != v.strides.len() || v.sizes.iter().any(|&s| s < 0) {
+        if malformed(v) {
             return Self::Unknown;
         }
-        Canonical::new(v).map_or(Self::Unknown, Self::Strided)
+        Canonical::new(v, buffer).map_or(Self::Unknown, Self::Strided)
+    }
+}
+
+/// Sizes and strides of different lengths, or a negative size.
+fn malformed(v: &StridedView) -> bool {
+    v.sizes.len() != v.strides.len() || v.sizes.iter().any(|&s| s < 0)
+}
+
+/// The closed range of a view's addresses: what [`ElementSet::of`] would
+/// give as `[offset, last]`, without building the normalized form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AddressRange {
+    Empty,
+    Unknown,
+    Span(i128, i128),
+}
+
+impl AddressRange {
+    pub fn of(v: &StridedView) -> Self {
+        if v.sizes.contains(&0) {
+            return Self::Empty;
+        }
+        if malformed(v) {
+            return Self::Unknown;
+        }
+        // Negative steps lower the first address, positive ones raise the
+        // last; one step (at most 2^63·2^63) always fits i128.
+        let span = v.sizes.iter().zip(&v.strides).try_fold(
+            (i128::from(v.offset), i128::from(v.offset)),
+            |(lo, hi), (&size, &stride)| {
+                let step = (i128::from(size) - 1).checked_mul(i128::from(stride))?;
+                if step < 0 {
+                    Some((lo.checked_add(step)?, hi))
+                } else {
+                    Some((lo, hi.checked_add(step)?))
+                }
+            },
+        );
+        span.map_or(Self::Unknown, |(lo, hi)| Self::Span(lo, hi))
     }
 }
 
 impl Canonical {
-    fn new(v: &StridedView) -> Option<Self> {
+    fn new(v: &StridedView, mut dims: Vec<Dim>) -> Option<Self> {
         let mut offset = i128::from(v.offset);
-        let mut dims = Vec::with_capacity(v.sizes.len());
+        dims.clear();
         for (&size, &stride) in v.sizes.iter().zip(&v.strides) {
             let (count, stride) = (i128::from(size), i128::from(stride));
             if count == 1 || stride == 0 {
@@ -124,6 +178,15 @@ impl Canonical {
         matches!(self.dims.as_slice(), [] | [Dim { stride: 1, .. }])
     }
 
+    /// The row stride `R` of a column `(m, R)` or row block `((w, 1), (m, R))`.
+    pub fn row_stride(&self) -> Option<i128> {
+        match self.dims.as_slice() {
+            [Dim { stride: 1, .. }, Dim { stride, .. }] => Some(*stride),
+            [Dim { stride, .. }] if *stride > 1 => Some(*stride),
+            _ => None,
+        }
+    }
+
     /// Whether the two sets share an element; `None` past the budget or on
     /// overflow. Consumes budget only when a search is needed.
     pub fn meets(&self, other: &Canonical, budget: &mut u64) -> Option<bool> {
@@ -133,6 +196,17 @@ impl Canonical {
         if self.is_interval() && other.is_interval() {
             return Some(true);
         }
+        // Ranges, columns and row blocks of one row grid: compare rectangles.
+        if let Some(width) = self.row_stride().or_else(|| other.row_stride()) {
+            if let (Some(p), Some(q)) = (pieces(self, width), pieces(other, width)) {
+                return Some(p.meet(&q));
+            }
+        }
+        self.meets_by_search(other, budget)
+    }
+
+    /// [`Canonical::meets`] by the general solver alone (no shortcuts).
+    pub fn meets_by_search(&self, other: &Canonical, budget: &mut u64) -> Option<bool> {
         let target = other.last.checked_sub(self.offset)?;
         let mut dims: Vec<Dim> = self.dims.iter().chain(&other.dims).copied().collect();
         normalize(&mut dims)?;
@@ -159,11 +233,14 @@ pub(super) fn normalize(dims: &mut Vec<Dim>) -> Option<()> {
         let mut merge = None;
         'search: for (i, small) in dims.iter().enumerate() {
             for (j, big) in dims.iter().enumerate().skip(i + 1) {
-                if big.stride.checked_rem(small.stride)? != 0 {
+                // q ≤ count ⇔ big ≤ count·small; checked first because a
+                // multiplication is much cheaper than an i128 division.
+                let span = small.count.checked_mul(small.stride);
+                if span.is_some_and(|span| span < big.stride) {
                     continue;
                 }
-                let q = big.stride.checked_div(small.stride)?;
-                if q <= small.count {
+                let (q, r) = div_rem_euclid(big.stride, small.stride)?;
+                if r == 0 && q <= small.count {
                     let count = small.count.checked_add(q.checked_mul(big.count - 1)?)?;
                     merge = Some((i, j, count));
                     break 'search;
@@ -215,7 +292,7 @@ impl BoundedSums {
         *budget = budget.checked_sub(1)?;
         let reach = *self.reach.get(k)?;
         let step = *self.step.get(k)?;
-        if t < 0 || t > reach || (step != 0 && t.checked_rem(step)? != 0) {
+        if t < 0 || t > reach || (step != 0 && rem_euclid(t, step)? != 0) {
             return Some(false);
         }
         // One dimension (or none): in range and a multiple of the stride is enough.
@@ -232,14 +309,14 @@ impl BoundedSums {
         // ... and be a multiple of rest_step: i·(s/h) ≡ t/h (mod rest_step/h)
         // with h = gcd(s, rest_step), which divides t since step[k] = h.
         let h = gcd(big.stride, rest_step);
-        let period = rest_step.checked_div(h)?;
+        let period = floor_div(rest_step, h)?;
         let residue = mul_mod(
-            t.checked_div(h)?,
-            inv_mod(big.stride.checked_div(h)?, period)?,
+            floor_div(t, h)?,
+            inv_mod(floor_div(big.stride, h)?, period)?,
             period,
         )?;
         // Largest candidate ≤ hi in the residue class; then walk down.
-        let mut i = hi.checked_sub(hi.checked_sub(residue)?.checked_rem_euclid(period)?)?;
+        let mut i = hi.checked_sub(rem_euclid(hi.checked_sub(residue)?, period)?)?;
         if k == 2 {
             // The one dimension left takes any remainder in range that its
             // stride (= rest_step) divides: any candidate works.

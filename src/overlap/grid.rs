@@ -11,6 +11,8 @@
 use std::cmp::Reverse;
 
 use super::exact::{Canonical, Dim};
+use super::numtheory::div_rem_euclid;
+use super::sweep::RangeCounter;
 
 /// Closed rectangle: rows `r0..=r1`, columns `c0..=c1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,22 +23,43 @@ pub(super) struct Rect {
     pub c1: i128,
 }
 
-/// Appends the rectangles (pairwise disjoint) whose union is the element set
-/// of `set` in the grid of `width ≥ 1` columns. Returns false, appending
-/// nothing, when the set has another shape.
-pub(super) fn push_pieces(set: &Canonical, width: i128, out: &mut Vec<Rect>) -> bool {
-    let before = out.len();
-    let ok = pieces(set, width, out).is_some();
-    if !ok {
-        out.truncate(before);
+impl Rect {
+    pub fn meets(&self, other: &Rect) -> bool {
+        self.r0 <= other.r1 && other.r0 <= self.r1 && self.c0 <= other.c1 && other.c0 <= self.c1
     }
-    ok
 }
 
-fn pieces(set: &Canonical, width: i128, out: &mut Vec<Rect>) -> Option<()> {
-    let at = |a: i128| Some((a.checked_div_euclid(width)?, a.checked_rem_euclid(width)?));
+/// At most three rectangles, without allocating.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Pieces {
+    rects: [Option<Rect>; 3],
+}
+
+impl Pieces {
+    fn push(&mut self, rect: Rect) -> Option<()> {
+        let slot = self.rects.iter_mut().find(|r| r.is_none())?;
+        *slot = Some(rect);
+        Some(())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rect> {
+        self.rects.iter().flatten()
+    }
+
+    /// Whether a piece of `self` meets a piece of `other`.
+    pub fn meet(&self, other: &Pieces) -> bool {
+        self.iter().any(|p| other.iter().any(|q| p.meets(q)))
+    }
+}
+
+/// The rectangles (pairwise disjoint) whose union is the element set of
+/// `set` in the grid of `width ≥ 1` columns, or `None` when the set has
+/// another shape.
+pub(super) fn pieces(set: &Canonical, width: i128) -> Option<Pieces> {
+    let at = |a: i128| div_rem_euclid(a, width);
+    let mut out = Pieces::default();
     match set.dims.as_slice() {
-        [] | [Dim { stride: 1, .. }] => range(set.offset, set.last, width, out),
+        [] | [Dim { stride: 1, .. }] => range(set.offset, set.last, width, &mut out)?,
         [Dim { count, stride }] if *stride == width => {
             let (r0, c) = at(set.offset)?;
             out.push(Rect {
@@ -44,8 +67,7 @@ fn pieces(set: &Canonical, width: i128, out: &mut Vec<Rect>) -> Option<()> {
                 r1: r0.checked_add(count - 1)?,
                 c0: c,
                 c1: c,
-            });
-            Some(())
+            })?;
         }
         [Dim {
             count: w,
@@ -63,7 +85,7 @@ fn pieces(set: &Canonical, width: i128, out: &mut Vec<Rect>) -> Option<()> {
                     r1,
                     c0,
                     c1: c_end,
-                });
+                })?;
             } else {
                 // Each row runs past the right edge and continues at column 0
                 // of the next grid row.
@@ -72,34 +94,33 @@ fn pieces(set: &Canonical, width: i128, out: &mut Vec<Rect>) -> Option<()> {
                     r1,
                     c0,
                     c1: width - 1,
-                });
+                })?;
                 out.push(Rect {
                     r0: r0.checked_add(1)?,
                     r1: r1.checked_add(1)?,
                     c0: 0,
                     c1: c_end.checked_sub(width)?,
-                });
+                })?;
             }
-            Some(())
         }
-        _ => None,
+        _ => return None,
     }
+    Some(out)
 }
 
 /// The addresses `a..=b` as a partial first row, full middle rows and a
 /// partial last row (each only if non-empty).
-fn range(a: i128, b: i128, width: i128, out: &mut Vec<Rect>) -> Option<()> {
-    let (ra, ca) = (a.checked_div_euclid(width)?, a.checked_rem_euclid(width)?);
-    let (rb, cb) = (b.checked_div_euclid(width)?, b.checked_rem_euclid(width)?);
+fn range(a: i128, b: i128, width: i128, out: &mut Pieces) -> Option<()> {
+    let (ra, ca) = div_rem_euclid(a, width)?;
+    let (rb, cb) = div_rem_euclid(b, width)?;
     let full = width - 1;
     if ra == rb {
-        out.push(Rect {
+        return out.push(Rect {
             r0: ra,
             r1: ra,
             c0: ca,
             c1: cb,
         });
-        return Some(());
     }
     let top = if ca == 0 { ra } else { ra.checked_add(1)? };
     let bottom = if cb == full { rb } else { rb.checked_sub(1)? };
@@ -109,7 +130,7 @@ fn range(a: i128, b: i128, width: i128, out: &mut Vec<Rect>) -> Option<()> {
             r1: ra,
             c0: ca,
             c1: full,
-        });
+        })?;
     }
     if top <= bottom {
         out.push(Rect {
@@ -117,7 +138,7 @@ fn range(a: i128, b: i128, width: i128, out: &mut Vec<Rect>) -> Option<()> {
             r1: bottom,
             c0: 0,
             c1: full,
-        });
+        })?;
     }
     if cb != full {
         out.push(Rect {
@@ -125,20 +146,45 @@ fn range(a: i128, b: i128, width: i128, out: &mut Vec<Rect>) -> Option<()> {
             r1: rb,
             c0: 0,
             c1: cb,
-        });
+        })?;
     }
     Some(())
 }
 
-/// For each rectangle, whether it intersects another one of the list.
+/// For each rectangle, whether it intersects another one of the list, in
+/// `O(n log n)`.
 ///
-/// Counted rather than searched: `q` misses `p` iff `q` lies entirely left,
+/// A rectangle whose column span, or row span, meets no other rectangle's
+/// meets no rectangle, and leaving it out changes no other answer. Two range
+/// counts find those first; column blocks and interleaved columns (distinct
+/// columns) are decided there. The rest is [`count_touching`].
+pub(super) fn touching_others(rects: &[Rect]) -> Vec<bool> {
+    let cols = RangeCounter::new(rects.iter().map(|r| (r.c0, r.c1)));
+    let rows = RangeCounter::new(rects.iter().map(|r| (r.r0, r.r1)));
+    let (candidates, rest): (Vec<usize>, Vec<Rect>) = rects
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            cols.count_intersecting(r.c0, r.c1) > 1 && rows.count_intersecting(r.r0, r.r1) > 1
+        })
+        .map(|(k, r)| (k, *r))
+        .unzip();
+    let mut touching = vec![false; rects.len()];
+    for (k, t) in candidates.into_iter().zip(count_touching(&rest)) {
+        if let Some(slot) = touching.get_mut(k) {
+            *slot = t;
+        }
+    }
+    touching
+}
+
+/// [`touching_others`] by counting rather than searching: `q` misses `p` iff `q` lies entirely left,
 /// right, above or below `p`. Left and right exclude each other, as do above
 /// and below, so by inclusion–exclusion
 /// `#meeting = n − (L + R + U + D) + (LU + LD + RU + RD)`, where the single
 /// counts are binary searches and the corner counts 2-D dominance counts
 /// (sort plus Fenwick tree). `#meeting` includes `p` itself. `O(n log n)`.
-pub(super) fn touching_others(rects: &[Rect]) -> Vec<bool> {
+fn count_touching(rects: &[Rect]) -> Vec<bool> {
     let n = rects.len();
     let sorted = |key: fn(&Rect) -> i128| {
         let mut v: Vec<i128> = rects.iter().map(key).collect();
@@ -297,19 +343,22 @@ mod tests {
             })
             .collect();
         assert_eq!(touching_others(&rects), brute);
+        assert_eq!(count_touching(&rects), brute);
         assert_eq!(brute, vec![true, true, true, false, true, true]);
     }
 
     #[test]
     fn ranges_split_into_rows() {
-        let mut out = Vec::new();
-        assert!(range(3, 21, 8, &mut out).is_some());
+        let pieces_of = |a, b, width| {
+            let mut out = Pieces::default();
+            assert!(range(a, b, width, &mut out).is_some());
+            out.iter().copied().collect::<Vec<_>>()
+        };
         assert_eq!(
-            out,
+            pieces_of(3, 21, 8),
             vec![rect(0, 0, 3, 7), rect(1, 1, 0, 7), rect(2, 2, 0, 5)]
         );
-        out.clear();
-        assert!(range(8, 23, 8, &mut out).is_some());
-        assert_eq!(out, vec![rect(1, 2, 0, 7)]);
+        assert_eq!(pieces_of(8, 23, 8), vec![rect(1, 2, 0, 7)]);
+        assert_eq!(pieces_of(5, 6, 8), vec![rect(0, 0, 5, 6)]);
     }
 }

@@ -3,6 +3,16 @@
 
 /// Greatest common divisor of `|a|` and `|b|`; `gcd(0, 0) = 0`.
 pub(super) fn gcd(a: i128, b: i128) -> i128 {
+    if let (Ok(a), Ok(b)) = (
+        u64::try_from(a.unsigned_abs()),
+        u64::try_from(b.unsigned_abs()),
+    ) {
+        let (mut a, mut b) = (a, b);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        return i128::from(a);
+    }
     let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
     while b != 0 {
         (a, b) = (b, a % b);
@@ -11,22 +21,39 @@ pub(super) fn gcd(a: i128, b: i128) -> i128 {
     i128::try_from(a).unwrap_or(i128::MAX)
 }
 
-/// `⌊a / b⌋` for `b > 0`.
-pub(super) fn floor_div(a: i128, b: i128) -> Option<i128> {
+/// `(⌊a / b⌋, a mod b)` for `b > 0`. Values that fit `i64` (nearly all) take
+/// the hardware division; `i128` division is a slow library call.
+pub(super) fn div_rem_euclid(a: i128, b: i128) -> Option<(i128, i128)> {
     if b <= 0 {
         return None;
     }
-    a.checked_div_euclid(b)
+    if let (Ok(a), Ok(b)) = (i64::try_from(a), i64::try_from(b)) {
+        return Some((
+            i128::from(a.checked_div_euclid(b)?),
+            i128::from(a.checked_rem_euclid(b)?),
+        ));
+    }
+    Some((a.checked_div_euclid(b)?, a.checked_rem_euclid(b)?))
+}
+
+/// `⌊a / b⌋` for `b > 0`.
+pub(super) fn floor_div(a: i128, b: i128) -> Option<i128> {
+    div_rem_euclid(a, b).map(|(q, _)| q)
 }
 
 /// `⌈a / b⌉` for `b > 0`.
 pub(super) fn ceil_div(a: i128, b: i128) -> Option<i128> {
-    let q = floor_div(a, b)?;
-    if a.checked_rem_euclid(b)? == 0 {
+    let (q, r) = div_rem_euclid(a, b)?;
+    if r == 0 {
         Some(q)
     } else {
         q.checked_add(1)
     }
+}
+
+/// `a mod b ∈ [0, b)` for `b > 0`.
+pub(super) fn rem_euclid(a: i128, b: i128) -> Option<i128> {
+    div_rem_euclid(a, b).map(|(_, r)| r)
 }
 
 /// The inverse of `a` modulo `m ≥ 1`, if `gcd(a, m) = 1` (0 when `m = 1`).
@@ -36,7 +63,7 @@ pub(super) fn inv_mod(a: i128, m: i128) -> Option<i128> {
     }
     // Extended Euclid on (a mod m, m); the Bézout coefficient stays below m
     // in magnitude, so the checked operations never actually fail.
-    let (mut r0, mut r1) = (a.checked_rem_euclid(m)?, m);
+    let (mut r0, mut r1) = (rem_euclid(a, m)?, m);
     let (mut s0, mut s1) = (1i128, 0i128);
     while r1 != 0 {
         let q = r0.checked_div(r1)?;
@@ -46,15 +73,15 @@ pub(super) fn inv_mod(a: i128, m: i128) -> Option<i128> {
     if r0 != 1 {
         return None;
     }
-    s0.checked_rem_euclid(m)
+    rem_euclid(s0, m)
 }
 
 /// `a·b mod m` for `m ≥ 1`, without overflow for any operands.
 pub(super) fn mul_mod(a: i128, b: i128, m: i128) -> Option<i128> {
-    let a = a.checked_rem_euclid(m)?;
-    let b = b.checked_rem_euclid(m)?;
+    let a = rem_euclid(a, m)?;
+    let b = rem_euclid(b, m)?;
     if let Some(p) = a.checked_mul(b) {
-        return p.checked_rem_euclid(m);
+        return rem_euclid(p, m);
     }
     // Double-and-add in u128: operands stay below m < 2^127, so a sum of two
     // of them stays below 2^128.

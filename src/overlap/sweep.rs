@@ -53,26 +53,37 @@ pub(super) fn for_each_intersecting_pair<T: Ord + Copy>(
     }
 }
 
-/// Splits ranges into clusters: the connected components of the "ranges
-/// intersect" relation. Each cluster comes sorted by `lo`; views in different
-/// clusters cannot share an element.
-pub(super) fn clusters<T: Ord + Copy>(mut extents: Vec<Extent<T>>) -> Vec<Vec<Extent<T>>> {
+/// Sorts the ranges by `lo` and splits them into clusters: the connected
+/// components of the "ranges intersect" relation, as consecutive runs of the
+/// sorted slice. Views in different clusters cannot share an element.
+pub(super) fn clusters<T: Ord + Copy>(extents: &mut [Extent<T>]) -> Clusters<'_, T> {
     extents.sort_unstable_by_key(|e| (e.lo, e.hi, e.id));
-    let mut out: Vec<Vec<Extent<T>>> = Vec::new();
-    let mut reach: Option<T> = None;
-    for e in extents {
-        match (reach, out.last_mut()) {
-            (Some(r), Some(current)) if e.lo <= r => {
-                current.push(e);
-                reach = Some(r.max(e.hi));
+    Clusters { rest: extents }
+}
+
+/// Iterator of [`clusters`].
+pub(super) struct Clusters<'a, T> {
+    rest: &'a [Extent<T>],
+}
+
+impl<'a, T: Ord + Copy> Iterator for Clusters<'a, T> {
+    type Item = &'a [Extent<T>];
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = self.rest.first()?;
+        let mut reach = first.hi;
+        let mut len = 1;
+        for e in self.rest.iter().skip(1) {
+            if e.lo > reach {
+                break;
             }
-            _ => {
-                out.push(vec![e]);
-                reach = Some(e.hi);
-            }
+            reach = reach.max(e.hi);
+            len += 1;
         }
+        let (cluster, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(cluster)
     }
-    out
 }
 
 #[cfg(test)]
@@ -100,7 +111,7 @@ mod tests {
         for_each_intersecting_pair(&mut extents, |a, b| pairs.push((a.min(b), a.max(b))));
         pairs.sort_unstable();
         assert_eq!(pairs, vec![(0, 1), (0, 4), (2, 4)]);
-        let sizes: Vec<usize> = clusters(extents).iter().map(Vec::len).collect();
+        let sizes: Vec<usize> = clusters(&mut extents).map(<[_]>::len).collect();
         assert_eq!(sizes, vec![4, 1, 1]);
     }
 }

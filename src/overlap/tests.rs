@@ -69,6 +69,18 @@ fn torch_pairs_direct(views: &[StridedView]) -> Vec<(usize, usize)> {
     pairs
 }
 
+/// Torch members with every cluster of two or more views sent through the
+/// counting and sweep path instead of the small-cluster pairwise shortcut.
+fn torch_forced(views: &[StridedView]) -> Vec<usize> {
+    indices_of(&super::torch_members::torch_members_with(views, 1))
+}
+
+/// Exact members with every cluster sent through the grid.
+fn exact_forced(views: &[StridedView]) -> (Vec<usize>, bool) {
+    let (member, inexact) = super::exact_members::exact_members_with(views, 1);
+    (indices_of(&member), inexact)
+}
+
 fn members_of(pairs: &[(usize, usize)]) -> Vec<usize> {
     let set: BTreeSet<usize> = pairs.iter().flat_map(|&(i, j)| [i, j]).collect();
     set.into_iter().collect()
@@ -92,6 +104,16 @@ fn check(views: &[StridedView], torch: &[usize], exact: &[usize]) {
         torch_pairwise_baseline(views),
         torch,
         "baseline of {views:?}"
+    );
+    assert_eq!(
+        torch_forced(views),
+        torch,
+        "torch counting path of {views:?}"
+    );
+    assert_eq!(
+        exact_forced(views),
+        (exact.to_vec(), false),
+        "exact grid path of {views:?}"
     );
     let e = compute_overlap(views, Mode::Exact);
     assert_eq!(
@@ -273,6 +295,35 @@ fn decision_trace_of_the_false_negative() {
 }
 
 #[test]
+fn conformance_check_reports_mismatches() {
+    let mut case = OverlapCase {
+        id: 7,
+        kind: "row_blocks".into(),
+        tensors: vec![view(0, &[4, 4], &[8, 1]), view(9, &[4, 4], &[8, 1])],
+        expect: OverlapExpect {
+            torch: vec![],
+            torch_pairs: vec![],
+            exact: vec![0, 1],
+            exact_pairs: vec![(0, 1)],
+        },
+    };
+    assert_eq!(check_jsonl_line(&case), Ok(()));
+    case.expect.torch = vec![0, 1];
+    let Err(report) = check_jsonl_line(&case) else {
+        panic!("a wrong expectation must be reported");
+    };
+    assert!(report.starts_with("line id 7 (row_blocks):"), "{report}");
+    assert!(
+        report.contains("torch members: got [], expected [0, 1]"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[1] offset 9 sizes [4, 4] strides [8, 1]"),
+        "{report}"
+    );
+}
+
+#[test]
 fn storage_overlap_guard() {
     let a = [view(0, &[4], &[1]), view(2, &[4], &[1])];
     let b = [view(10, &[2], &[1])];
@@ -353,8 +404,10 @@ fn agree_at_scale(views: &[StridedView]) {
     let torch = overlapping_members(views, Mode::Torch);
     assert_eq!(torch, (torch_pairwise_baseline(views), false));
     assert_eq!(compute_overlap(views, Mode::Torch).overlapping, torch.0);
+    assert_eq!(torch_forced(views), torch.0);
     let exact = compute_overlap(views, Mode::Exact);
     assert!(!exact.inexact);
+    assert_eq!(exact_forced(views), (exact.overlapping.clone(), false));
     assert_eq!(
         overlapping_members(views, Mode::Exact),
         (exact.overlapping, false)
@@ -460,6 +513,7 @@ proptest! {
         prop_assert_eq!(&e.pairs, &pairs);
         prop_assert_eq!(&e.overlapping, &members);
         prop_assert!(!e.inexact);
+        prop_assert_eq!(exact_forced(&views), (members.clone(), false));
         prop_assert_eq!(overlapping_members(&views, Mode::Exact), (members, false));
         for &(i, j) in &pairs {
             prop_assert_eq!(shares_element(&views[i], &views[j]), Some(true));
@@ -473,6 +527,7 @@ proptest! {
         let t = compute_overlap(&views, Mode::Torch);
         prop_assert_eq!(&t.pairs, &pairs);
         prop_assert_eq!(&t.overlapping, &members);
+        prop_assert_eq!(torch_forced(&views), members.clone());
         prop_assert_eq!(overlapping_members(&views, Mode::Torch), (members.clone(), false));
         prop_assert_eq!(torch_pairwise_baseline(&views), members);
     }
@@ -482,18 +537,34 @@ proptest! {
         let torch = overlapping_members(&views, Mode::Torch).0;
         prop_assert_eq!(&torch, &torch_pairwise_baseline(&views));
         prop_assert_eq!(&torch, &members_of(&torch_pairs_direct(&views)));
+        prop_assert_eq!(&torch, &torch_forced(&views));
         let e = compute_overlap(&views, Mode::Exact);
         prop_assert_eq!(overlapping_members(&views, Mode::Exact), (e.overlapping.clone(), false));
+        prop_assert_eq!(exact_forced(&views), (e.overlapping.clone(), false));
         if let Some((members, pairs)) = oracle(&views) {
             prop_assert_eq!(e.pairs, pairs);
             prop_assert_eq!(e.overlapping, members);
         }
     }
 
-    #[test]
-    fn pairwise_exact_matches_enumeration(a in small_view(), b in small_view()) {
+        #[test]
+    fn pairwise_exact_matches_enumeration(
+        a in prop_oneof![small_view(), row_view(7)],
+        b in prop_oneof![small_view(), row_view(7)],
+    ) {
         if let (Some(x), Some(y)) = (elements(&a), elements(&b)) {
-            prop_assert_eq!(shares_element(&a, &b), Some(!x.is_disjoint(&y)));
+            let truth = !x.is_disjoint(&y);
+            prop_assert_eq!(shares_element(&a, &b), Some(truth));
+                        // The range computed without normalizing is the normalized one.
+            if let exact::ElementSet::Strided(c) = exact::ElementSet::of(&a) {
+                prop_assert_eq!(exact::AddressRange::of(&a), exact::AddressRange::Span(c.offset, c.last));
+            }
+            // The general solver alone, without the interval and grid shortcuts.
+            if let (exact::ElementSet::Strided(ca), exact::ElementSet::Strided(cb)) =
+                (exact::ElementSet::of(&a), exact::ElementSet::of(&b))
+            {
+                prop_assert_eq!(ca.meets_by_search(&cb, &mut 1_000_000), Some(truth));
+            }
         }
     }
 
@@ -512,6 +583,21 @@ proptest! {
         let t = compute_overlap(&views, Mode::Torch);
         prop_assert_eq!(&t.pairs, &torch_pairs_direct(&views));
         prop_assert_eq!(overlapping_members(&views, Mode::Torch).0, torch_pairwise_baseline(&views));
+        prop_assert_eq!(torch_forced(&views), torch_pairwise_baseline(&views));
+                for v in &views {
+            let range = exact::AddressRange::of(v);
+                        // Both fail or succeed alike except near the i128 limits, where the
+            // normalized form may overflow on its own (handled by the caller).
+            match exact::ElementSet::of(v) {
+                exact::ElementSet::Strided(c) => {
+                    prop_assert_eq!(range, exact::AddressRange::Span(c.offset, c.last));
+                }
+                exact::ElementSet::Empty => prop_assert_eq!(range, exact::AddressRange::Empty),
+                exact::ElementSet::Unknown => {
+                    prop_assert_ne!(range, exact::AddressRange::Empty);
+                }
+            }
+        }
         let e = compute_overlap(&views, Mode::Exact);
         let fast = overlapping_members(&views, Mode::Exact);
         if !e.inexact && !fast.1 {

@@ -14,9 +14,18 @@
 //!   their set for one `R` a *row group*. With `R = 0` step 6 never says
 //!   "disjoint" for intersecting ranges, so only `R > 0` forms groups.
 //!
-//! So outside a row group (and for two contiguous members of one) the
-//! relation is "ranges intersect", and each view's answer is a count:
-//! `#ranges meeting mine`, with two binary searches ([`RangeCounter`]).
+//! ## The algorithm
+//!
+//! Plain views whose ranges are disjoint are disjoint for PyTorch too, so
+//! the views are sorted by offset and split into clusters of intersecting
+//! ranges ([`clusters`]); a singleton is done. A cluster of a few views is
+//! decided pair by pair by the reduction above ([`plain_may_overlap`], `O(1)`
+//! per pair). A large cluster (column blocks, interleaved views: whole
+//! families whose ranges all meet) is decided as follows.
+//!
+//! Outside a row group (and for two contiguous members of one) the relation
+//! is "ranges intersect", and each view's answer is a count: `#ranges meeting
+//! mine`, with two binary searches ([`RangeCounter`]).
 //!
 //! Inside a row group, take `x` with the smaller offset, `y` the other,
 //! `δ = off_y − off_x`, residues `c = off mod R` and widths `w = size[1]`.
@@ -34,7 +43,7 @@
 //! key falls in its cyclic window (at most two key ranges). Each `x` found is
 //! marked as well; to keep that linear, not-yet-marked views also sit in an
 //! ordered set from which a hit is removed once marked. Everything is
-//! `O(n log n)`.
+//! `O(n log n)`, whatever the family.
 //!
 //! Views that are not plain (malformed geometry, possible overflow) are
 //! compared with every other view by the transcribed predicate, in PyTorch's
@@ -44,7 +53,7 @@ use std::cmp::Reverse;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
-use super::sweep::{for_each_intersecting_pair, Extent, RangeCounter};
+use super::sweep::{clusters, for_each_intersecting_pair, Extent, RangeCounter};
 use super::torch::{is_contiguous, last_element, numel, torch_definitely_do_not_overlap};
 use super::StridedView;
 
@@ -104,17 +113,101 @@ fn classify(v: &StridedView) -> Class {
     })
 }
 
+/// Clusters up to this size are decided pair by pair: at most 120 `O(1)`
+/// checks, cheaper than building the counting structures (a tile of
+/// Shampoo's block grid meets only the tiles of its block row).
+const SMALL_CLUSTER: usize = 16;
+
 /// Membership flags of PyTorch's `compute_overlapping_tensors`.
 pub(super) fn torch_members(views: &[StridedView]) -> Vec<bool> {
-    let classes: Vec<Class> = views.iter().map(classify).collect();
+    torch_members_with(views, SMALL_CLUSTER)
+}
+
+/// [`torch_members`] deciding clusters of up to `small_cluster` views pair by
+/// pair (tests lower it to exercise the counting path on small inputs).
+pub(super) fn torch_members_with(views: &[StridedView], small_cluster: usize) -> Vec<bool> {
     let mut member = vec![false; views.len()];
-    let groups = row_groups(&classes);
-    mark_range_partners(&classes, &groups, &mut member);
-    for group in groups.values() {
-        mark_row_rule(group, &mut member);
+    // Only the ranges are kept for all views (few bytes each: at 10⁵ views
+    // memory traffic dominates); clustered views are classified again.
+    let mut extents = Vec::with_capacity(views.len());
+    let mut odd = Vec::new();
+    for (id, v) in views.iter().enumerate() {
+        match classify(v) {
+            Class::Empty => {}
+            Class::Odd => odd.push(id),
+            Class::Plain(p) => extents.push(Extent {
+                lo: p.offset,
+                hi: p.last,
+                id,
+            }),
+        }
     }
-    mark_odd(views, &classes, &mut member);
+    // For plain views disjoint ranges mean "disjoint" (steps 4 and 5), so
+    // clusters of intersecting ranges are independent.
+    let mut plain: Vec<(usize, Plain)> = Vec::new();
+    for cluster in clusters(&mut extents) {
+        if cluster.len() <= 1 {
+            continue;
+        }
+        plain.clear();
+        plain.extend(
+            cluster
+                .iter()
+                .filter_map(|e| match views.get(e.id).map(classify) {
+                    Some(Class::Plain(p)) => Some((e.id, p)),
+                    _ => None,
+                }),
+        );
+        if cluster.len() <= small_cluster {
+            mark_pairwise(&plain, &mut member);
+            continue;
+        }
+        let groups = row_groups(&plain);
+        mark_range_partners(&plain, &groups, &mut member);
+        for group in groups.values() {
+            mark_row_rule(group, &mut member);
+        }
+    }
+    mark_odd(views, &odd, &mut member);
     member
+}
+
+/// [`plain_may_overlap`] on every pair of a cluster (sorted by offset) whose
+/// ranges intersect and which is not already known to be two members.
+fn mark_pairwise(cluster: &[(usize, Plain)], member: &mut [bool]) {
+    for (k, (a, x)) in cluster.iter().enumerate() {
+        for (b, y) in cluster
+            .iter()
+            .skip(k + 1)
+            .take_while(|(_, y)| y.offset <= x.last)
+        {
+            let known = member.get(*a) == Some(&true) && member.get(*b) == Some(&true);
+            if !known && plain_may_overlap(x, y) {
+                mark(member, *a);
+                mark(member, *b);
+            }
+        }
+    }
+}
+
+/// PyTorch's verdict on two plain views in `O(1)`, by the reduction of the
+/// module comment: ranges meet, and the row rule does not apply or fails.
+fn plain_may_overlap(a: &Plain, b: &Plain) -> bool {
+    let (x, y) = if a.offset <= b.offset { (a, b) } else { (b, a) };
+    if x.last < y.offset {
+        return false;
+    }
+    if x.contiguous && y.contiguous {
+        return true;
+    }
+    match (x.row, y.row) {
+        (Some(rx), Some(ry)) if rx.stride == ry.stride => {
+            // 0 ≤ δ ≤ off_y and off_y + w_y ≤ last_y + 1, so nothing overflows.
+            let delta = y.offset - x.offset;
+            delta < rx.width || delta % rx.stride + ry.width > rx.stride
+        }
+        _ => true,
+    }
 }
 
 /// PyTorch's pairs `(i, j)`, `i < j`, sorted: every pair with intersecting
@@ -127,13 +220,7 @@ pub(super) fn torch_pairs(views: &[StridedView]) -> Vec<(usize, usize)> {
         _ => false,
     };
     let mut pairs = Vec::new();
-    let mut extents: Vec<Extent<i64>> = plain_views(&classes)
-        .map(|(id, p)| Extent {
-            lo: p.offset,
-            hi: p.last,
-            id,
-        })
-        .collect();
+    let mut extents = plain_extents(&classes);
     for_each_intersecting_pair(&mut extents, |a, b| {
         if may_overlap(a, b) {
             pairs.push((a.min(b), a.max(b)));
@@ -156,11 +243,19 @@ pub(super) fn torch_pairs(views: &[StridedView]) -> Vec<(usize, usize)> {
     pairs
 }
 
-fn plain_views(classes: &[Class]) -> impl Iterator<Item = (usize, &Plain)> + '_ {
-    classes.iter().enumerate().filter_map(|(i, c)| match c {
-        Class::Plain(p) => Some((i, p)),
-        _ => None,
-    })
+fn plain_extents(classes: &[Class]) -> Vec<Extent<i64>> {
+    classes
+        .iter()
+        .enumerate()
+        .filter_map(|(id, c)| match c {
+            Class::Plain(p) => Some(Extent {
+                lo: p.offset,
+                hi: p.last,
+                id,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A row group: plain row views sharing one outer stride.
@@ -173,9 +268,9 @@ struct RowGroup {
     contiguous_ranges: RangeCounter<i64>,
 }
 
-fn row_groups(classes: &[Class]) -> BTreeMap<i64, RowGroup> {
+fn row_groups(plain: &[(usize, Plain)]) -> BTreeMap<i64, RowGroup> {
     let mut groups: BTreeMap<i64, RowGroup> = BTreeMap::new();
-    for (id, p) in plain_views(classes) {
+    for &(id, ref p) in plain {
         if let Some(row) = p.row {
             let g = groups.entry(row.stride).or_default();
             g.stride = row.stride;
@@ -203,9 +298,13 @@ fn mark(member: &mut [bool], id: usize) {
 /// Marks plain views whose range meets the range of a plain view for which
 /// the verdict is "ranges intersect": any view outside its row group, and,
 /// when both are contiguous, a view of its own group.
-fn mark_range_partners(classes: &[Class], groups: &BTreeMap<i64, RowGroup>, member: &mut [bool]) {
-    let all = RangeCounter::new(plain_views(classes).map(|(_, p)| (p.offset, p.last)));
-    for (id, p) in plain_views(classes) {
+fn mark_range_partners(
+    plain: &[(usize, Plain)],
+    groups: &BTreeMap<i64, RowGroup>,
+    member: &mut [bool],
+) {
+    let all = RangeCounter::new(plain.iter().map(|(_, p)| (p.offset, p.last)));
+    for &(id, ref p) in plain {
         let meets = all.count_intersecting(p.offset, p.last);
         let group = p.row.and_then(|row| groups.get(&row.stride));
         // Each count includes the view itself, so the differences exclude it.
@@ -263,18 +362,23 @@ fn mark_row_rule(group: &RowGroup, member: &mut [bool]) {
         }
     }
     rows.sort_unstable_by_key(|row| (row.offset, row.id));
-    let offsets: Vec<i64> = rows.iter().map(|row| row.offset).collect();
+    mark_first_row_starts(&rows, member);
+    mark_row_wraps(&rows, r, member);
+}
 
-    // Condition 1, as x: another member starts within my first row.
-    for row in &rows {
+/// Condition 1 on rows sorted by offset: `off_x ≤ off_y < off_x + w_x`.
+fn mark_first_row_starts(rows: &[RowView], member: &mut [bool]) {
+    let offsets: Vec<i64> = rows.iter().map(|row| row.offset).collect();
+    // As x: another member starts within my first row.
+    for row in rows {
         let starts = offsets.partition_point(|&o| o <= row.first_row_end)
             - offsets.partition_point(|&o| o < row.offset);
         if starts > 1 {
             mark(member, row.id);
         }
     }
-    // Condition 1, as y: I start within the first row of a member with a
-    // smaller offset (equal offsets were caught above).
+    // As y: I start within the first row of a member with a smaller offset
+    // (equal offsets were caught above).
     let mut reach: Option<i64> = None;
     for batch in rows.chunk_by(|a, b| a.offset == b.offset) {
         let Some(offset) = batch.first().map(|row| row.offset) else {
@@ -289,9 +393,13 @@ fn mark_row_rule(group: &RowGroup, member: &mut [bool]) {
             reach = Some(reach.map_or(row.first_row_end, |end| end.max(row.first_row_end)));
         }
     }
+}
 
-    // Condition 2: sweep by offset; `active` counts the residues of the views
-    // x with off_x < off_y ≤ last_x, `unmarked` holds those not yet members.
+/// Condition 2 on rows sorted by offset: `off_y ≤ last_x` and `c_x` in the
+/// cyclic window of `y`. Sweep by offset; `active` counts the residues of the
+/// views x with `off_x < off_y ≤ last_x`, `unmarked` holds those not yet
+/// members.
+fn mark_row_wraps(rows: &[RowView], r: i64, member: &mut [bool]) {
     let mut active: BTreeMap<i64, usize> = BTreeMap::new();
     let mut unmarked: BTreeSet<(i64, usize)> = BTreeSet::new();
     let mut expiry: BinaryHeap<Reverse<(i64, i64, usize)>> = BinaryHeap::new();
@@ -362,17 +470,13 @@ fn wrap_window(c_y: i64, w_y: i64, r: i64) -> [Option<(i64, i64)>; 2] {
 
 /// Compares every odd view with every other non-empty view, in PyTorch's
 /// argument order (later index first).
-fn mark_odd(views: &[StridedView], classes: &[Class], member: &mut [bool]) {
-    for (w, _) in classes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| matches!(c, Class::Odd))
-    {
-        for (u, cu) in classes.iter().enumerate() {
-            let already_seen = matches!(cu, Class::Odd) && u <= w;
-            let both_known =
-                member.get(u).copied().unwrap_or(false) && member.get(w).copied().unwrap_or(false);
-            if already_seen || both_known || matches!(cu, Class::Empty) {
+fn mark_odd(views: &[StridedView], odd: &[usize], member: &mut [bool]) {
+    for &w in odd {
+        for (u, v) in views.iter().enumerate() {
+            // Pairs of odd views are visited from the smaller index only.
+            let already_seen = u <= w && odd.binary_search(&u).is_ok();
+            let both_known = member.get(u) == Some(&true) && member.get(w) == Some(&true);
+            if already_seen || both_known || v.sizes.contains(&0) {
                 continue;
             }
             if let (Some(later), Some(earlier)) = (views.get(u.max(w)), views.get(u.min(w))) {
