@@ -11,11 +11,21 @@
 //!   range meets every other, no two share an element;
 //! * `interleaved`: view `k` is `k + n·i`, `i < 8`: every range meets every
 //!   other, no two share an element (PyTorch reports all of them).
+//! * `symbolic_row_blocks`: `n` row blocks `[s0, s1]` with strides `[s1, 1]`
+//!   at offsets `k·s0·s1`: the symbolic path (evaluate at the hints, then the
+//!   engine) beside a pairwise baseline that, like PyTorch's symbolic check,
+//!   evaluates the expressions for every pair (up to 1,000 views).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use aotio::overlap::{overlapping_members, torch_pairwise_baseline, Mode, StridedView};
+use aotio::analysis::symbolic_overlap::{at_hints, SymView};
+use aotio::ir::expr::SizeExpr;
+use aotio::ir::{Symbol, Symbols};
+use aotio::overlap::{
+    overlapping_members, torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode,
+    StridedView,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
@@ -89,6 +99,69 @@ fn family(c: &mut Criterion, name: &str, make: fn(usize) -> Vec<StridedView>) {
     group.finish();
 }
 
+fn symbolic_row_blocks(n: usize) -> (Vec<SymView>, Symbols) {
+    let e = |t: &str| SizeExpr::parse(t).unwrap_or_else(|_| SizeExpr::int(0));
+    let views = (0..count(n))
+        .map(|k| SymView {
+            shape: vec![e("s0"), e("s1")],
+            stride: vec![e("s1"), SizeExpr::int(1)],
+            offset: SizeExpr::int(k)
+                .checked_mul(&e("s0*s1"))
+                .unwrap_or_else(|_| SizeExpr::int(0)),
+        })
+        .collect();
+    let symbol = |hint| Symbol {
+        hint,
+        min: Some(2),
+        max: None,
+        source: None,
+    };
+    let symbols = [("s0".to_owned(), symbol(4)), ("s1".to_owned(), symbol(8))]
+        .into_iter()
+        .collect();
+    (views, symbols)
+}
+
+/// PyTorch's symbolic check: every pair's comparisons on expressions.
+fn symbolic_pairwise_baseline(views: &[SymView], symbols: &Symbols) -> Vec<usize> {
+    let mut member = vec![false; views.len()];
+    for j in 0..views.len() {
+        for i in 0..j {
+            let pair = at_hints(&[views[j].clone(), views[i].clone()], symbols).unwrap_or_default();
+            if let [later, earlier] = pair.as_slice() {
+                if !torch_definitely_do_not_overlap(later, earlier) {
+                    member[i] = true;
+                    member[j] = true;
+                }
+            }
+        }
+    }
+    (0..views.len()).filter(|&k| member[k]).collect()
+}
+
+fn symbolic(c: &mut Criterion) {
+    let mut group = c.benchmark_group("symbolic_row_blocks");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for n in SIZES {
+        let (views, symbols) = symbolic_row_blocks(n);
+        group.throughput(Throughput::Elements(u64::try_from(n).unwrap_or(u64::MAX)));
+        group.bench_with_input(BenchmarkId::new("torch", n), &views, |b, v| {
+            b.iter(|| {
+                at_hints(black_box(v), &symbols)
+                    .map(|views| overlapping_members(&views, Mode::Torch))
+            })
+        });
+        if n <= 1_000 {
+            group.bench_with_input(BenchmarkId::new("baseline", n), &views, |b, v| {
+                b.iter(|| symbolic_pairwise_baseline(black_box(v), &symbols))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn overlap(c: &mut Criterion) {
     family(c, "slices_1d", slices_1d);
     family(c, "row_blocks", row_blocks);
@@ -96,5 +169,5 @@ fn overlap(c: &mut Criterion) {
     family(c, "interleaved", interleaved);
 }
 
-criterion_group!(benches, overlap);
+criterion_group!(benches, overlap, symbolic);
 criterion_main!(benches);

@@ -38,29 +38,30 @@ pub struct PairVerdict {
 /// Pairs beyond this many members are not examined (the check is pairwise).
 pub const MAX_MEMBERS: usize = 512;
 
+/// The views at the hints, where PyTorch decides symbolic overlap; `None`
+/// when some expression does not evaluate (unknown symbol, overflow).
+pub fn at_hints(views: &[SymView], symbols: &Symbols) -> Option<Vec<StridedView>> {
+    let hint = |s: &str| symbols.get(s).map(|sym| sym.hint);
+    let eval = |e: &SizeExpr| e.eval(&hint).ok();
+    views
+        .iter()
+        .map(|v| {
+            Some(StridedView::new(
+                v.shape.iter().map(eval).collect::<Option<_>>()?,
+                v.stride.iter().map(eval).collect::<Option<_>>()?,
+                eval(&v.offset)?,
+            ))
+        })
+        .collect()
+}
+
 /// The verdicts for every pair, or `None` when the views do not evaluate at
 /// the hints or the group is larger than [`MAX_MEMBERS`].
 pub fn pair_verdicts(views: &[SymView], symbols: &Symbols) -> Option<Vec<PairVerdict>> {
     if views.len() > MAX_MEMBERS {
         return None;
     }
-    let hint = |s: &str| symbols.get(s).map(|sym| sym.hint);
-    let at_hints: Vec<StridedView> = views
-        .iter()
-        .map(|v| {
-            Some(StridedView::new(
-                v.shape
-                    .iter()
-                    .map(|e| e.eval(&hint).ok())
-                    .collect::<Option<_>>()?,
-                v.stride
-                    .iter()
-                    .map(|e| e.eval(&hint).ok())
-                    .collect::<Option<_>>()?,
-                v.offset.eval(&hint).ok()?,
-            ))
-        })
-        .collect::<Option<_>>()?;
+    let at_hints = at_hints(views, symbols)?;
     let range = |s: &str| {
         symbols
             .get(s)

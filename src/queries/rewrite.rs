@@ -10,7 +10,7 @@ use super::meta::{alias_trace, fw_metadata, needs_autograd};
 use super::QueryResult;
 use crate::analysis::dedupe::{dedupe as dedupe_inputs, Dedupe};
 use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
-use crate::analysis::symbolic_overlap::{pair_verdicts, PairVerdict, SymView, Validity};
+use crate::analysis::symbolic_overlap::{at_hints, pair_verdicts, PairVerdict, SymView, Validity};
 use crate::analysis::synthetic_base::{
     create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
     ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
@@ -129,26 +129,10 @@ pub fn storage_groups<'db>(
         return Vec::new();
     };
     let symbols = graph.symbols(db);
-    let hint =
-        |e: &crate::ir::expr::SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
-    let at_hints = |spec: &TensorSpec| -> Option<StridedView> {
-        Some(StridedView::new(
-            spec.shape.iter().map(hint).collect::<Option<_>>()?,
-            spec.stride.iter().map(hint).collect::<Option<_>>()?,
-            hint(&spec.storage_offset)?,
-        ))
-    };
     group_by_storage(args)
         .into_iter()
         .filter(|(_, members)| members.len() > 1)
         .map(|(storage, members)| {
-            let views = members
-                .iter()
-                .map(|&i| match args.get(i) {
-                    Some(MergeArg::Tensor(t)) => at_hints(&t.spec),
-                    _ => None,
-                })
-                .collect();
             let symbolic: Vec<SymView> = members
                 .iter()
                 .filter_map(|&i| match args.get(i) {
@@ -160,6 +144,7 @@ pub fn storage_groups<'db>(
                     _ => None,
                 })
                 .collect();
+            let views = at_hints(&symbolic, symbols);
             let is_symbolic = symbolic.iter().any(|v| {
                 v.shape
                     .iter()
