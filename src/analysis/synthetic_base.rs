@@ -425,6 +425,17 @@ pub fn create_synthetic_base_metadata(
 pub struct SyntheticBaseReport {
     pub is_inference: bool,
     pub outcome: Result<Option<MergedConvention>, TorchError>,
+    /// In exact mode: the groups whose merging differs from PyTorch's decision.
+    pub changed_by_exact_mode: Vec<GroupChange>,
+}
+
+/// A storage group merged under one overlap relation and not the other.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct GroupChange {
+    pub members: Vec<usize>,
+    /// True: PyTorch builds a base that exact verdicts show is needless;
+    /// false: PyTorch skips a base the real overlap needs.
+    pub merged_by_torch: bool,
 }
 
 /// A merge with everything needed to print it.
@@ -466,6 +477,9 @@ impl Serialize for SyntheticBaseReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("is_inference", &self.is_inference)?;
+        if !self.changed_by_exact_mode.is_empty() {
+            map.serialize_entry("changed_by_exact_mode", &self.changed_by_exact_mode)?;
+        }
         match &self.outcome {
             Err(e) => map.serialize_entry("error", e)?,
             Ok(None) => map.serialize_entry("needed", &false)?,

@@ -201,6 +201,18 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
 
     if let Some(sb) = &report.synthetic_base {
         let _ = writeln!(out, "\nsynthetic bases:");
+        for change in &sb.changed_by_exact_mode {
+            let _ = writeln!(
+                out,
+                "  exact mode: inputs {:?} {}",
+                change.members,
+                if change.merged_by_torch {
+                    "need no base (PyTorch merges them although they share no element)"
+                } else {
+                    "need a base (PyTorch misses their overlap and would skip it)"
+                }
+            );
+        }
         match &sb.outcome {
             Ok(None) => {
                 let _ = writeln!(out, "  none needed");

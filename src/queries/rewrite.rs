@@ -13,7 +13,7 @@ use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
 use crate::analysis::symbolic_overlap::{at_hints, pair_verdicts, PairVerdict, SymView, Validity};
 use crate::analysis::synthetic_base::{
     create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
-    ArgTensor, BaseTensor, MergeArg, MergedConvention, SyntheticBaseReport,
+    ArgTensor, BaseTensor, GroupChange, Merge, MergeArg, MergedConvention, SyntheticBaseReport,
 };
 use crate::db::{GraphInput, OverlapMode};
 use crate::ir::{NodeOp, TensorMeta, Value};
@@ -345,35 +345,79 @@ pub fn synthetic_bases(
 ) -> QueryResult<Arc<SyntheticBaseReport>> {
     let meta = post_dedupe_meta(db, graph)?;
     let args = merge_args(db, graph).as_ref().map_err(Clone::clone)?;
-    let groups = storage_groups(db, graph);
     let is_inference = !needs_autograd(db, graph).clone()?;
-    let mode = graph.overlap_mode(db);
-    let overlapping = |members: &[usize]| -> Vec<usize> {
-        groups
-            .iter()
-            .find(|g| g.members(db).as_slice() == members)
-            .map_or_else(
-                || members.to_vec(),
-                |g| group_overlap(db, *g, mode).0.clone(),
-            )
+    let by_first_member: HashMap<usize, StorageGroup<'_>> = storage_groups(db, graph)
+        .iter()
+        .filter_map(|g| g.members(db).first().map(|&m| (m, *g)))
+        .collect();
+    let by_first_member = &by_first_member;
+    let overlap_in = |mode: OverlapMode| {
+        move |members: &[usize]| -> Vec<usize> {
+            members
+                .first()
+                .and_then(|m| by_first_member.get(m))
+                .map_or_else(
+                    || members.to_vec(),
+                    |g| group_overlap(db, *g, mode).0.clone(),
+                )
+        }
     };
-    let outcome =
-        merge_view_inputs(args, &meta.input_info, is_inference, &overlapping).and_then(|merge| {
-            merge
-                .map(|merge| {
-                    let (fw_metadata, meta_mutated) =
-                        create_synthetic_base_metadata(meta, &merge, args)?;
-                    Ok(MergedConvention {
-                        merge,
-                        args: args.to_vec(),
-                        fw_metadata,
-                        outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
-                    })
+    let mode = graph.overlap_mode(db);
+    let merge = merge_view_inputs(args, &meta.input_info, is_inference, &overlap_in(mode));
+    // Where exact verdicts change PyTorch's decision, say so.
+    let changed_by_exact_mode = match (&merge, mode) {
+        (Ok(exact), OverlapMode::Exact) => {
+            let torch = merge_view_inputs(
+                args,
+                &meta.input_info,
+                is_inference,
+                &overlap_in(OverlapMode::Torch),
+            );
+            let merged =
+                |m: &Option<Merge>| m.as_ref().map_or_else(Vec::new, |m| m.base_groups.clone());
+            match torch {
+                Ok(torch) => {
+                    let (torch, exact) = (merged(&torch), merged(exact));
+                    let mut changes: Vec<GroupChange> =
+                        exact
+                            .iter()
+                            .filter(|g| !torch.contains(g))
+                            .map(|g| GroupChange {
+                                members: g.clone(),
+                                merged_by_torch: false,
+                            })
+                            .chain(torch.iter().filter(|g| !exact.contains(g)).map(|g| {
+                                GroupChange {
+                                    members: g.clone(),
+                                    merged_by_torch: true,
+                                }
+                            }))
+                            .collect();
+                    changes.sort_by(|a, b| a.members.cmp(&b.members));
+                    changes
+                }
+                Err(_) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let outcome = merge.and_then(|merge| {
+        merge
+            .map(|merge| {
+                let (fw_metadata, meta_mutated) =
+                    create_synthetic_base_metadata(meta, &merge, args)?;
+                Ok(MergedConvention {
+                    merge,
+                    args: args.to_vec(),
+                    fw_metadata,
+                    outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
                 })
-                .transpose()
-        });
+            })
+            .transpose()
+    });
     Ok(Arc::new(SyntheticBaseReport {
         is_inference,
         outcome,
+        changed_by_exact_mode,
     }))
 }
