@@ -18,7 +18,12 @@
 //! ```
 
 // Data from outside must never panic the process that embeds aotio.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod analysis;
 pub mod db;

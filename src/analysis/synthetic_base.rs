@@ -138,7 +138,8 @@ pub fn merge_view_inputs(
         }
         // Only consecutive members are compared ("assumed transitive", §5 item 5).
         for pair in group.windows(2) {
-            let (&[a, b], Some(v1), Some(v2)) = (pair, tensor(pair[0]), tensor(pair[1])) else {
+            let &[a, b] = pair else { continue };
+            let (Some(v1), Some(v2)) = (tensor(a), tensor(b)) else {
                 continue;
             };
             if !is_inference && !differentiable_views(v1, v2) {
