@@ -145,3 +145,17 @@ fn deeply_nested_expressions_are_refused() {
     let deep = format!("{}s0{}", "(".repeat(100_000), ")".repeat(100_000));
     assert!(SizeExpr::parse(&deep).is_err());
 }
+
+/// Fuzzing found printing exponential in the nesting of `%` (sort keys were
+/// recomputed at every level): 60 levels must print at once.
+#[test]
+fn nested_modulo_prints_in_linear_time() {
+    let found =
+        "l*j%al*j%sl%al*j%l*j%s%al*j%sl%al*j%slel*el*j%sl%al*j%slel%lel*el*j%sl%al*j%slel%l";
+    let deep = "s0*s1%s2".to_owned() + &"*s1%s2".repeat(60);
+    for text in [found, deep.as_str()] {
+        let e = SizeExpr::parse(text).expect("parses");
+        let printed = e.canonical().to_string();
+        assert_eq!(SizeExpr::parse(&printed).expect("printed form parses"), e);
+    }
+}

@@ -2002,6 +2002,9 @@ type RankedTerm<'a> = (Vec<(usize, &'a Atom, u32)>, i64);
 struct OrderedTerm<'a> {
     coeff: i64,
     factors: Vec<(&'a Atom, u32)>,
+    /// Each factor's atom key (exponent and coefficient 1), computed once:
+    /// recomputing them per use is exponential in the nesting of `//` and `%`.
+    keys: Vec<SortKey>,
 }
 
 /// sympy's `Expr.as_ordered_terms()`: the atoms ("generators") are sorted by sort key, and the
@@ -2047,6 +2050,13 @@ fn ordered_terms(poly: &Poly) -> Vec<OrderedTerm<'_>> {
         .into_iter()
         .map(|(factors, coeff)| OrderedTerm {
             coeff,
+            keys: factors
+                .iter()
+                .map(|(rank, atom, _)| {
+                    gens.get(*rank)
+                        .map_or_else(|| atom_key(atom, 1, 1), |(_, key)| key.clone())
+                })
+                .collect(),
             factors: factors
                 .into_iter()
                 .map(|(_, atom, power)| (atom, power))
@@ -2159,12 +2169,23 @@ fn operand_keys(o: &Operands) -> KeyArgs {
 
 /// `c * x**k` keys as `x` with exponent `k` and coefficient `c`; a longer product as a `Mul`.
 fn term_key(term: &OrderedTerm<'_>) -> SortKey {
-    match term.factors.as_slice() {
-        [] => number_key(term.coeff),
-        [(atom, power)] => atom_key(atom, *power, term.coeff),
-        factors => SortKey {
+    let keyed = |key: &SortKey, power: u32, coeff: i64| SortKey {
+        exp: i64::from(power),
+        coeff,
+        ..key.clone()
+    };
+    match (term.factors.as_slice(), term.keys.as_slice()) {
+        ([], _) => number_key(term.coeff),
+        ([(_, power)], [key]) => keyed(key, *power, term.coeff),
+        (factors, keys) => SortKey {
             class: MUL_CLASS,
-            args: KeyArgs::List(factors.iter().map(|(a, p)| atom_key(a, *p, 1)).collect()),
+            args: KeyArgs::List(
+                factors
+                    .iter()
+                    .zip(keys)
+                    .map(|((_, p), key)| keyed(key, *p, 1))
+                    .collect(),
+            ),
             exp: 1,
             coeff: term.coeff,
         },
