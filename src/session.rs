@@ -46,18 +46,18 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs_autograd: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fw_metadata: Option<ViewAndMutationMeta>,
+    pub fw_metadata: Option<Arc<ViewAndMutationMeta>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dedupe: Option<Stage<Dedupe>>,
+    pub dedupe: Option<Stage<Arc<Dedupe>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub synthetic_base: Option<SyntheticBaseReport>,
+    pub synthetic_base: Option<Arc<SyntheticBaseReport>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub overlapping_inputs: Option<Vec<OverlappingInputs>>,
+    pub overlapping_inputs: Option<Arc<Vec<OverlappingInputs>>>,
     /// Symbolic groups: whether each overlap verdict holds for all symbol values.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub symbolic_overlap: Option<Vec<SymbolicOverlap>>,
+    pub symbolic_overlap: Option<Arc<Vec<SymbolicOverlap>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aot_guards: Option<Vec<Guard>>,
+    pub aot_guards: Option<Arc<Vec<Guard>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TorchError>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,10 +72,10 @@ pub enum Stage<T> {
     Refused { error: TorchError },
 }
 
-impl<T: Clone> Stage<T> {
-    fn of(result: &Result<std::sync::Arc<T>, AnalysisError>) -> Result<Self, AnalysisError> {
+impl<T> Stage<Arc<T>> {
+    fn of(result: &Result<Arc<T>, AnalysisError>) -> Result<Self, AnalysisError> {
         match result {
-            Ok(v) => Ok(Stage::Done((**v).clone())),
+            Ok(v) => Ok(Stage::Done(v.clone())),
             Err(AnalysisError::Torch(error)) => Ok(Stage::Refused {
                 error: error.clone(),
             }),
@@ -181,7 +181,8 @@ impl Session {
     pub fn report(&self) -> Result<Report, AnalysisError> {
         // Export runs its own collection, so it has a result even where this one is refused.
         let graph_signature = Some(queries::graph_signatures(&self.db, self.graph).clone()?);
-        let meta = match self.fw_metadata() {
+        // Results are shared with the database, not copied: a warm report is a lookup.
+        let meta = match queries::fw_metadata(&self.db, self.graph) {
             Ok(m) => m.clone(),
             Err(AnalysisError::Torch(e)) => {
                 return Ok(Report {
@@ -202,10 +203,8 @@ impl Session {
         let needs_autograd = queries::needs_autograd(db, self.graph).clone()?;
         let dedupe = Stage::of(queries::dedupe(db, self.graph))?;
         // Later stages only run when dedupe succeeded.
-        fn later<T: Clone>(q: &Result<Arc<T>, AnalysisError>) -> Result<Option<T>, AnalysisError> {
-            q.as_ref()
-                .map(|v| Some((**v).clone()))
-                .map_err(Clone::clone)
+        fn later<T>(q: &Result<Arc<T>, AnalysisError>) -> Result<Option<Arc<T>>, AnalysisError> {
+            q.as_ref().map(|v| Some(v.clone())).map_err(Clone::clone)
         }
         let (synthetic_base, overlapping_inputs, symbolic_overlap, aot_guards) = match &dedupe {
             Stage::Done(_) => (

@@ -466,26 +466,43 @@ pub fn signatures(
 fn skipped(graph: &ExportGraph, collected: Collected<'_>) -> Option<Skip> {
     let inputs = || graph.inputs.iter().zip(collected.input_info);
     let mutated = |info: &InputAliasInfo| info.mutates_data || info.mutates_metadata;
+    // Inputs by identity and by storage, so each mutated input finds its
+    // first duplicate or alias without scanning every other input.
+    let mut by_id: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut by_storage: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (j, other) in graph.inputs.iter().enumerate() {
+        if let Some(id) = other.tensor_id {
+            by_id.entry(id).or_default().push(j);
+        }
+        if let Some(st) = other.storage {
+            by_storage.entry(st).or_default().push(j);
+        }
+    }
+    let first_other = |map: &HashMap<u64, Vec<usize>>, key: Option<u64>, i: usize| {
+        key.and_then(|k| map.get(&k))
+            .and_then(|js| js.iter().copied().find(|&j| j != i))
+    };
     for (i, (input, info)) in inputs().enumerate() {
         if !mutated(info) {
             continue;
         }
-        for (j, other) in graph.inputs.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            if input.tensor_id.is_some() && input.tensor_id == other.tensor_id {
+        let twin = first_other(&by_id, input.tensor_id, i);
+        let alias = first_other(&by_storage, input.storage, i);
+        // The earlier of the two is what a scan in input order meets first.
+        match (twin, alias) {
+            (Some(t), a) if a.is_none_or(|a| t <= a) => {
                 return Some(Skip::DuplicatedMutatedInput {
                     input: input.name.clone(),
-                    twin: other.name.clone(),
+                    twin: graph.inputs.get(t)?.name.clone(),
                 });
             }
-            if input.storage.is_some() && input.storage == other.storage {
+            (_, Some(a)) => {
                 return Some(Skip::AliasedMutatedInput {
                     input: input.name.clone(),
-                    other: other.name.clone(),
+                    other: graph.inputs.get(a)?.name.clone(),
                 });
             }
+            _ => {}
         }
     }
     let inplace_view = inputs().find(|(input, info)| {

@@ -1,8 +1,10 @@
 //! Command-line parsing, files, and output formats. The only layer that
 //! knows about any of them.
 
+mod gen;
 mod overlap;
 mod render;
+mod replay;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -58,6 +60,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OverlapArg::Torch)]
         mode: OverlapArg,
     },
+    /// Write synthetic graph dumps (transformer-like blocks with parameters,
+    /// buffer updates, in-place ops, views and aliased inputs), and sequences
+    /// of edits of them, reproducibly from a seed.
+    Gen(gen::GenArgs),
+    /// Run a sequence of dumps through one session, as a recompilation loop
+    /// would: per step what changed, how many queries re-ran, and the time.
+    Replay(replay::ReplayArgs),
     /// Check a graph dump and list every problem found, not only the first.
     Check {
         /// Graph dump (JSON); `-` for standard input.
@@ -88,7 +97,7 @@ impl From<OverlapArg> for OverlapMode {
 }
 
 /// Exit status for input that is not a valid dump.
-const BAD_INPUT: u8 = 2;
+pub(crate) const BAD_INPUT: u8 = 2;
 
 pub fn run() -> ExitCode {
     init_tracing();
@@ -100,6 +109,8 @@ pub fn run() -> ExitCode {
             overlap,
         } => analyze(file, format, overlap.into()),
         Command::Check { file } => check(&file),
+        Command::Gen(args) => gen::gen(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Overlap { file, mode } => overlap::run(&file, mode.into()),
     }
 }

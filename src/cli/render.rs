@@ -172,7 +172,7 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
         if groups.is_empty() {
             let _ = writeln!(out, "  none");
         }
-        for g in groups {
+        for g in groups.iter() {
             let members: Vec<String> = g
                 .aliased_input_indices
                 .iter()
@@ -298,7 +298,7 @@ pub fn dot(session: &Session, report: &Report) -> String {
         );
     }
     if let Some(groups) = &report.overlapping_inputs {
-        for g in groups {
+        for g in groups.iter() {
             for (k, &i) in g.overlapping.iter().enumerate() {
                 for &j in g.overlapping.iter().skip(k + 1) {
                     let _ = writeln!(

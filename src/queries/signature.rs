@@ -24,11 +24,18 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
     let _span = tracing::debug_span!("export_graph").entered();
     let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
     let nodes = graph.nodes(db);
+    // The last write to each functional storage, found once (not per input).
+    let mut last_write = std::collections::HashMap::new();
+    for w in &trace.writes {
+        if let Some(o) = trace.objects.get(w.object) {
+            last_write.insert(o.functional_storage, w.node);
+        }
+    }
     let inputs = trace
         .input_nodes
         .iter()
         .enumerate()
-        .map(|(p, &n)| export_input(db, trace, nodes, p, n))
+        .map(|(p, &n)| export_input(db, trace, nodes, p, n, &last_write))
         .collect::<QueryResult<Vec<_>>>()?;
     check_input_order(&inputs)?;
     let outputs = export_outputs(db, trace, nodes);
@@ -79,6 +86,7 @@ fn export_input(
     nodes: &[NodeInput],
     p: usize,
     n: usize,
+    last_write: &std::collections::HashMap<usize, usize>,
 ) -> QueryResult<ExportInput> {
     let node = nodes.get(n).ok_or_else(|| {
         AnalysisError::Invalid(Diagnostic::at(
@@ -108,20 +116,10 @@ fn export_input(
         .and_then(|o| trace.objects.get(o))
         .map(|o| o.functional_storage);
     // The last write to the input's memory names its updated value.
-    let update_hint = functional_storage.and_then(|fs| {
-        trace
-            .writes
-            .iter()
-            .rev()
-            .find(|w| {
-                trace
-                    .objects
-                    .get(w.object)
-                    .is_some_and(|o| o.functional_storage == fs)
-            })
-            .and_then(|w| nodes.get(w.node))
-            .map(|w| w.structure(db).name.clone())
-    });
+    let update_hint = functional_storage
+        .and_then(|fs| last_write.get(&fs))
+        .and_then(|&w| nodes.get(w))
+        .map(|w| w.structure(db).name.clone());
     let resized = structure.tensor_id.is_some()
         && trace.resizes.iter().any(|r| {
             nodes
@@ -132,11 +130,11 @@ fn export_input(
         name: structure.name.clone(),
         kind: *kind,
         fqn: fqn.clone(),
-        arg: arg_kind(node.value(db)),
+        arg: node_arg_kind(db, *node),
         requires_grad: autograd.is_some_and(|a| a.requires_grad),
         is_leaf: autograd.is_none_or(|a| a.is_leaf),
         tensor_id: structure.tensor_id,
-        storage: node_geometry(db, *node).as_ref().map(|g| g.storage),
+        storage: node_storage(db, *node),
         resized,
         update_hint,
     })
@@ -189,8 +187,7 @@ fn export_outputs(
                 let last_node = obj.map_or(0, |obj| obj.last_node);
                 let floating = nodes
                     .get(last_node)
-                    .and_then(|n| node_geometry(db, *n).as_ref())
-                    .is_some_and(|g| is_floating_point(&g.dtype));
+                    .is_some_and(|n| node_is_floating(db, *n));
                 let input = obj
                     .filter(|obj| obj.is_input)
                     // FX binds a tensor passed twice to its last placeholder.
@@ -208,7 +205,7 @@ fn export_outputs(
                 let kind = nodes
                     .get(*n)
                     .map_or(ArgKind::Constant(Constant::None), |node| {
-                        arg_kind(node.value(db))
+                        node_arg_kind(db, *node)
                     });
                 let value = match kind {
                     ArgKind::Constant(c) => OutputValue::Constant(c),
@@ -232,6 +229,26 @@ fn export_outputs(
             },
         })
         .collect()
+}
+
+/// Projections, so that stride edits stop here.
+#[salsa::tracked(returns(copy))]
+fn node_storage(db: &dyn salsa::Database, node: NodeInput) -> Option<u64> {
+    node_geometry(db, node).as_ref().map(|g| g.storage)
+}
+
+#[salsa::tracked(returns(copy))]
+fn node_is_floating(db: &dyn salsa::Database, node: NodeInput) -> bool {
+    node_geometry(db, node)
+        .as_ref()
+        .is_some_and(|g| is_floating_point(&g.dtype))
+}
+
+/// What export reads of a node's value, projected so that shape
+/// and autograd edits stop here.
+#[salsa::tracked(returns(clone))]
+fn node_arg_kind(db: &dyn salsa::Database, node: NodeInput) -> ArgKind {
+    arg_kind(node.value(db))
 }
 
 fn arg_kind(value: &Value) -> ArgKind {

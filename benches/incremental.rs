@@ -1,0 +1,193 @@
+//! The recompilation loop, measured (issue 6): generated decoder graphs of
+//! 1,000, 10,000 and 100,000 nodes (`aotio gen --nodes N --seed 1` writes
+//! the same dumps), one group per size, each case beside its cold baseline:
+//!
+//! * `load`: parsing and checking the dump's JSON text (not part of the rest);
+//! * `cold`: a new session over an already loaded graph, and its report;
+//! * `warm_no_change`: the report again, nothing changed;
+//! * `tensor_metadata`: `Session::update` with a version in which one weight
+//!   is stored transposed (the weight and its `t` view change), and the report;
+//! * `tensor_metadata_set`: the same edit set directly on the two node
+//!   inputs, without diffing a whole graph: the query engine's share;
+//! * `op`: `update` with one residual `add` turned into `sub`, and the report;
+//! * `input_aliasing`: `update` with a view input moved from overlapping its
+//!   sibling to lying after it (no synthetic base needed any more), and the report.
+//!
+//! Edits alternate between the two versions, so every iteration is a change.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aotio::db::NodeInput;
+use aotio::gen::{edit, generate, EditKind, GenOptions};
+use aotio::ir::{self, Graph, Value};
+use aotio::Session;
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, SamplingMode,
+};
+
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+const SEED: u64 = 1;
+/// Picks which node each edit touches; fixed so that runs compare.
+const EDIT_SEED: u64 = 1;
+
+struct Fixture {
+    text: String,
+    base: Graph,
+    metadata: Graph,
+    op: Graph,
+    aliasing: Graph,
+}
+
+impl Fixture {
+    fn new(nodes: usize) -> Fixture {
+        let opts = GenOptions {
+            nodes,
+            seed: SEED,
+            dynamic_shapes: false,
+        };
+        let dump = generate(&opts).expect("generates");
+        let edited = |kind| {
+            let next = edit(&dump, kind, EDIT_SEED).expect("an edit applies");
+            eprintln!("{nodes} nodes, {}", edit_of(&next));
+            ir::load_json(&next).expect("the edited dump loads")
+        };
+        Fixture {
+            metadata: edited(EditKind::TensorMetadata),
+            op: edited(EditKind::Op),
+            aliasing: edited(EditKind::InputAliasing),
+            base: ir::load_json(&dump).expect("the dump loads"),
+            text: dump.to_string(),
+        }
+    }
+}
+
+fn edit_of(dump: &serde_json::Value) -> &str {
+    let description = dump["description"].as_str().unwrap_or_default();
+    description.split(" | edit: ").nth(1).unwrap_or(description)
+}
+
+fn analysed(graph: &Graph) -> Session {
+    let session = Session::from_graph(graph.clone());
+    session.report().expect("analyses");
+    session
+}
+
+/// `update` to `a`, `b`, `a`, ... and a report after each.
+fn alternate(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    f: &Fixture,
+    edited: &Graph,
+    batch: BatchSize,
+) {
+    let mut session = analysed(&f.base);
+    let mut flip = false;
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || {
+                flip = !flip;
+                if flip {
+                    edited.clone()
+                } else {
+                    f.base.clone()
+                }
+            },
+            |graph| {
+                session.update(graph);
+                session.report().expect("analyses")
+            },
+            batch,
+        )
+    });
+}
+
+/// The edit's changed node values, set on the inputs directly.
+fn alternate_set(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    f: &Fixture,
+    edited: &Graph,
+    batch: BatchSize,
+) {
+    let mut session = analysed(&f.base);
+    let inputs: Vec<NodeInput> = session.graph().nodes(session.db()).clone();
+    let changes: Vec<(NodeInput, Value, Value)> = f
+        .base
+        .nodes
+        .iter()
+        .zip(&edited.nodes)
+        .zip(inputs)
+        .filter(|((a, b), _)| a.val != b.val)
+        .map(|((a, b), input)| (input, a.val.clone(), b.val.clone()))
+        .collect();
+    let mut flip = false;
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || {
+                flip = !flip;
+                changes
+                    .iter()
+                    .map(|(input, before, after)| {
+                        (*input, if flip { after.clone() } else { before.clone() })
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |values| {
+                for (input, value) in values {
+                    session.db_mut().set_node_value(input, value);
+                }
+                session.report().expect("analyses")
+            },
+            batch,
+        )
+    });
+}
+
+fn incremental(c: &mut Criterion) {
+    for nodes in SIZES {
+        let f = Fixture::new(nodes);
+        let mut group = c.benchmark_group(format!("incremental/{nodes}"));
+        // Large graphs: few, flat samples, so that the whole run takes minutes.
+        let batch = if nodes >= 10_000 {
+            group.sampling_mode(SamplingMode::Flat);
+            group.sample_size(if nodes >= 100_000 { 10 } else { 20 });
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(if nodes >= 100_000 { 10 } else { 5 }));
+            BatchSize::PerIteration
+        } else {
+            group.sample_size(50);
+            group.measurement_time(Duration::from_secs(3));
+            BatchSize::SmallInput
+        };
+
+        group.bench_function("load", |b| {
+            b.iter_with_large_drop(|| ir::load_str(black_box(&f.text)).expect("loads"))
+        });
+        group.bench_function("cold", |b| {
+            b.iter_batched(
+                || f.base.clone(),
+                |graph| {
+                    let session = Session::from_graph(graph);
+                    session.report().expect("analyses");
+                    session
+                },
+                batch,
+            )
+        });
+        let session = analysed(&f.base);
+        group.bench_function("warm_no_change", |b| {
+            b.iter_with_large_drop(|| session.report().expect("analyses"))
+        });
+        drop(session);
+        alternate(&mut group, "tensor_metadata", &f, &f.metadata, batch);
+        alternate_set(&mut group, "tensor_metadata_set", &f, &f.metadata, batch);
+        alternate(&mut group, "op", &f, &f.op, batch);
+        alternate(&mut group, "input_aliasing", &f, &f.aliasing, batch);
+        group.finish();
+    }
+}
+
+criterion_group!(benches, incremental);
+criterion_main!(benches);
