@@ -1,6 +1,8 @@
 //! Bad input gets a clear error naming the node and field, never a panic:
 //! one row per kind of problem, each a small edit of a valid dump.
 
+mod common;
+
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -11,15 +13,6 @@ fn base() -> Value {
         "/tests/data/incremental/two_storages.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON")
-}
-
-fn node<'a>(v: &'a mut Value, name: &str) -> &'a mut Value {
-    v["nodes"]
-        .as_array_mut()
-        .expect("nodes")
-        .iter_mut()
-        .find(|n| n["name"] == name)
-        .expect("node")
 }
 
 /// Loads `text` and checks one reported problem mentions every fragment of `expect`.
@@ -70,11 +63,11 @@ fn wrong_format_and_version() {
 #[test]
 fn dangling_and_forward_references() {
     check_edit(
-        |v| node(v, "relu")["args"][0] = json!({"node": "nowhere"}),
+        |v| common::node_mut(v, "relu")["args"][0] = json!({"node": "nowhere"}),
         &["node `relu`", "`args[0]`", "unknown node `nowhere`"],
     );
     check_edit(
-        |v| node(v, "mul_")["args"][0] = json!({"node": "relu"}),
+        |v| common::node_mut(v, "mul_")["args"][0] = json!({"node": "relu"}),
         &["node `mul_`", "`args[0]`", "does not come earlier"],
     );
 }
@@ -82,7 +75,7 @@ fn dangling_and_forward_references() {
 #[test]
 fn duplicate_names() {
     check_edit(
-        |v| node(v, "relu")["name"] = "add_".into(),
+        |v| common::node_mut(v, "relu")["name"] = "add_".into(),
         &["node `add_`", "duplicate node name"],
     );
 }
@@ -90,11 +83,11 @@ fn duplicate_names() {
 #[test]
 fn rank_mismatch_and_negative_sizes() {
     check_edit(
-        |v| node(v, "x")["val"]["tensor"]["stride"] = json!([1, 1]),
+        |v| common::node_mut(v, "x")["val"]["tensor"]["stride"] = json!([1, 1]),
         &["node `x`", "stride", "rank mismatch"],
     );
     check_edit(
-        |v| node(v, "x")["val"]["tensor"]["shape"] = json!([-3]),
+        |v| common::node_mut(v, "x")["val"]["tensor"]["shape"] = json!([-3]),
         &["node `x`", "shape[0]", "negative"],
     );
 }
@@ -102,13 +95,13 @@ fn rank_mismatch_and_negative_sizes() {
 #[test]
 fn symbols_and_expressions() {
     check_edit(
-        |v| node(v, "x")["val"]["tensor"]["shape"] = json!(["s9"]),
+        |v| common::node_mut(v, "x")["val"]["tensor"]["shape"] = json!(["s9"]),
         &["node `x`", "shape[0]", "symbol `s9` is not declared"],
     );
     check_edit(
         |v| {
             v["symbols"] = json!({"s9": {"hint": 3, "min": 2, "max": null, "source": null}});
-            node(v, "x")["val"]["tensor"]["shape"] = json!(["s9 +* 2"]);
+            common::node_mut(v, "x")["val"]["tensor"]["shape"] = json!(["s9 +* 2"]);
         },
         &["node `x`", "shape[0]", "bad size expression"],
     );
@@ -117,7 +110,7 @@ fn symbols_and_expressions() {
 #[test]
 fn unknown_operator() {
     check_edit(
-        |v| node(v, "relu")["target"] = "aten.frobnicate.default".into(),
+        |v| common::node_mut(v, "relu")["target"] = "aten.frobnicate.default".into(),
         &["node `relu`", "`target`", "unknown operator"],
     );
 }
@@ -145,8 +138,8 @@ fn output_node_placement() {
 #[test]
 fn check_lists_every_problem() {
     let mut v = base();
-    node(&mut v, "x")["val"]["tensor"]["stride"] = json!([1, 1]);
-    node(&mut v, "relu")["args"][0] = json!({"node": "nowhere"});
+    common::node_mut(&mut v, "x")["val"]["tensor"]["stride"] = json!([1, 1]);
+    common::node_mut(&mut v, "relu")["args"][0] = json!({"node": "nowhere"});
     let path = std::env::temp_dir().join(format!("aotio-check-{}.json", std::process::id()));
     std::fs::write(&path, v.to_string()).expect("temp file");
     let out = Command::new(env!("CARGO_BIN_EXE_aotio"))

@@ -66,15 +66,6 @@ fn check(base: &Value, edit: impl Fn(&mut Value), expect: &[(&str, usize)]) {
     );
 }
 
-fn node<'a>(v: &'a mut Value, name: &str) -> &'a mut Value {
-    v["nodes"]
-        .as_array_mut()
-        .expect("nodes")
-        .iter_mut()
-        .find(|n| n["name"] == name)
-        .expect("node exists")
-}
-
 #[test]
 fn resubmitting_the_same_dump_reruns_nothing() {
     let base = dump("incremental/two_storages.json");
@@ -88,7 +79,7 @@ fn editing_one_tensors_offset_reruns_its_storage_group_only() {
     let base = dump("incremental/two_storages.json");
     check(
         &base,
-        |v| node(v, "a1")["val"]["tensor"]["storage_offset"] = 2.into(),
+        |v| common::node_mut(v, "a1")["val"]["tensor"]["storage_offset"] = 2.into(),
         &[
             // The alias structure reads no metadata.
             ("alias_trace", 0),
@@ -105,7 +96,7 @@ fn editing_an_unrelated_op_leaves_overlap_alone() {
     let base = dump("incremental/two_storages.json");
     check(
         &base,
-        |v| node(v, "relu")["target"] = "aten.gelu.default".into(),
+        |v| common::node_mut(v, "relu")["target"] = "aten.gelu.default".into(),
         &[
             ("alias_trace", 1),
             // The trace came out equal, so nothing after it re-ran.
@@ -136,7 +127,7 @@ fn editing_an_intermediate_value_reruns_only_its_projections() {
     let base = dump("incremental/two_storages.json");
     check(
         &base,
-        |v| node(v, "relu")["val"]["tensor"]["requires_grad"] = false.into(),
+        |v| common::node_mut(v, "relu")["val"]["tensor"]["requires_grad"] = false.into(),
         &[
             ("alias_trace", 0),
             ("group_overlap", 0),
@@ -155,22 +146,8 @@ enum Edit {
     ResizeFirstDim(usize),
 }
 
-fn tensor_nodes(v: &Value) -> Vec<usize> {
-    v["nodes"]
-        .as_array()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n["val"].get("tensor").is_some())
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn apply(v: &mut Value, edit: &Edit) {
-    let tensors = tensor_nodes(v);
+    let tensors = common::tensor_nodes(v, false);
     if tensors.is_empty() {
         return;
     }

@@ -22,22 +22,8 @@ enum Perturbation {
     Shift(usize, i64),
 }
 
-fn placeholders(v: &Value) -> Vec<usize> {
-    v["nodes"]
-        .as_array()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n["op"] == "placeholder" && n["val"].get("tensor").is_some())
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn apply(v: &mut Value, p: &Perturbation) {
-    let ph = placeholders(v);
+    let ph = common::tensor_nodes(v, true);
     if ph.is_empty() {
         return;
     }

@@ -301,3 +301,29 @@ pub fn norm_sig(g: Option<&Value>) -> Value {
         "backward_signature": backward,
     })
 }
+
+/// The node named `name` of a dump, for editing.
+pub fn node_mut<'a>(dump: &'a mut Value, name: &str) -> &'a mut Value {
+    dump["nodes"]
+        .as_array_mut()
+        .expect("a dump has nodes")
+        .iter_mut()
+        .find(|n| n["name"] == name)
+        .expect("the node exists")
+}
+
+/// Positions of the nodes whose value is a tensor (placeholders only, if asked).
+pub fn tensor_nodes(dump: &Value, placeholders_only: bool) -> Vec<usize> {
+    dump["nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n["val"].get("tensor").is_some())
+                .filter(|(_, n)| !placeholders_only || n["op"] == "placeholder")
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default()
+}
