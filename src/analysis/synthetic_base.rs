@@ -444,7 +444,7 @@ pub struct GroupChange {
 pub struct MergedConvention {
     pub merge: Merge,
     /// The post-dedupe arguments, for the views' geometry.
-    pub args: Vec<MergeArg>,
+    pub args: std::sync::Arc<Vec<MergeArg>>,
     pub fw_metadata: ViewAndMutationMeta,
     pub outer_aliased_arg_idx_with_metadata_mutations: Vec<usize>,
 }

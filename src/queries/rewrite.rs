@@ -408,7 +408,7 @@ pub fn synthetic_bases(
                     create_synthetic_base_metadata(meta, &merge, args)?;
                 Ok(MergedConvention {
                     merge,
-                    args: args.to_vec(),
+                    args: args.clone(),
                     fw_metadata,
                     outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
                 })
