@@ -159,3 +159,14 @@ fn nested_modulo_prints_in_linear_time() {
         assert_eq!(SizeExpr::parse(&printed).expect("printed form parses"), e);
     }
 }
+
+/// Fuzzing found a power of a long sum of high-degree terms that took
+/// seconds to refuse: each multiplication's work is now bounded tightly.
+#[test]
+fn large_powers_are_refused_quickly() {
+    let slow = "(iz*eeA*z*zey-em4zA*-em*zey*e---zA*z*y*em-e*z*sW1s62*+(c47*ss74ss-s4% Ws%s4%l8-eml8%s+818%s7+sWc%w+ sW1))**999";
+    assert!(matches!(
+        SizeExpr::parse(slow),
+        Err(aotio::ir::expr::ExprError::TooManyTerms)
+    ));
+}

@@ -52,8 +52,9 @@ pub const MAX_EXPONENT: u32 = 1_000;
 /// An interval `(min, max)` of integers; `None` means unbounded on that side.
 pub type Bounds = (Option<i64>, Option<i64>);
 
-/// Most monomial products one multiplication may form: bounds the work, not only the result.
-const MAX_MUL_WORK: usize = 1 << 18;
+/// Most monomial products one multiplication may form: bounds the work, not only the
+/// result (fuzzing found powers of long sums that took seconds at 2^18).
+const MAX_MUL_WORK: usize = 1 << 14;
 /// Longest prefix of the input quoted in a syntax error.
 const MAX_QUOTED: usize = 200;
 
