@@ -13,7 +13,7 @@ use crate::db::{GraphInput, NodeInput};
 use crate::ir::expr::SizeExpr;
 use crate::ir::{Autograd, Geometry, NodeStructure, Value};
 
-use super::QueryResult;
+use super::{ok, QueryResult};
 
 /// Grad mode at entry, projected out of the config so other config edits stop here.
 #[salsa::tracked(returns(copy))]
@@ -93,7 +93,7 @@ pub fn final_autograd_state(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<FinalAutograd>>> {
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
     let nodes = graph.nodes(db);
     let recorded = |i: usize| nodes.get(i).and_then(|n| node_autograd(db, *n));
     final_autograd(trace, &recorded).map(Arc::new)
@@ -124,10 +124,8 @@ pub fn input_alias_info(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<InputAliasInfo>>> {
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
-    let autograd = final_autograd_state(db, graph)
-        .as_ref()
-        .map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
+    let autograd = ok(final_autograd_state(db, graph))?;
     with_facts(db, graph, |facts| {
         collect::check_resizes(trace, facts)?;
         collect::input_info(trace, autograd, facts, keep_input_mutations(db, graph))
@@ -137,11 +135,9 @@ pub fn input_alias_info(
 
 #[salsa::tracked(returns(ref))]
 pub fn output_alias_info(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Outputs>> {
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
-    let autograd = final_autograd_state(db, graph)
-        .as_ref()
-        .map_err(Clone::clone)?;
-    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
+    let autograd = ok(final_autograd_state(db, graph))?;
+    let inputs = ok(input_alias_info(db, graph))?;
     with_facts(db, graph, |facts| {
         collect::output_info(trace, autograd, inputs, facts)
     })
@@ -153,11 +149,9 @@ pub fn traced_tangents(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<Tangent>>> {
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
-    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
-    let outputs = output_alias_info(db, graph)
-        .as_ref()
-        .map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
+    let inputs = ok(input_alias_info(db, graph))?;
+    let outputs = ok(output_alias_info(db, graph))?;
     Ok(Arc::new(with_facts(db, graph, |facts| {
         collect::traced_tangents(trace, inputs, outputs, facts)
     })))
@@ -170,12 +164,10 @@ pub fn fw_metadata(
     graph: GraphInput,
 ) -> QueryResult<Arc<ViewAndMutationMeta>> {
     let _span = tracing::debug_span!("fw_metadata").entered();
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
-    let inputs = input_alias_info(db, graph).as_ref().map_err(Clone::clone)?;
-    let outputs = output_alias_info(db, graph)
-        .as_ref()
-        .map_err(Clone::clone)?;
-    let tangents = traced_tangents(db, graph).as_ref().map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
+    let inputs = ok(input_alias_info(db, graph))?;
+    let outputs = ok(output_alias_info(db, graph))?;
+    let tangents = ok(traced_tangents(db, graph))?;
     Ok(Arc::new(ViewAndMutationMeta {
         input_info: inputs.to_vec(),
         output_info: outputs.info.clone(),
@@ -191,8 +183,8 @@ pub fn fw_metadata(
 /// AOTAutograd's final joint-or-inference decision (semantics §3.4).
 #[salsa::tracked(returns(clone))]
 pub fn needs_autograd(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<bool> {
-    let meta = fw_metadata(db, graph).as_ref().map_err(Clone::clone)?;
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
+    let meta = ok(fw_metadata(db, graph))?;
+    let trace = ok(alias_trace(db, graph))?;
     let nodes = graph.nodes(db);
     let any_input_requires_grad = trace.input_nodes.iter().any(|&i| {
         nodes

@@ -12,3 +12,8 @@ pub use rewrite::*;
 pub use signature::*;
 
 pub type QueryResult<T> = Result<T, crate::analysis::AnalysisError>;
+
+/// A memoized result borrowed, its error cloned: how one query reads another.
+fn ok<T>(result: &QueryResult<T>) -> QueryResult<&T> {
+    result.as_ref().map_err(Clone::clone)
+}

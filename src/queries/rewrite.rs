@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::meta::{alias_trace, fw_metadata, needs_autograd};
-use super::QueryResult;
+use super::{ok, QueryResult};
 use crate::analysis::dedupe::{dedupe as dedupe_inputs, Dedupe};
 use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
 use crate::analysis::symbolic_overlap::{at_hints, pair_verdicts, PairVerdict, SymView, Validity};
@@ -22,8 +22,8 @@ use crate::overlap::{overlapping_members, StridedView};
 /// `AOTDedupeWrapper.pre_compile` (semantics §3.5).
 #[salsa::tracked(returns(ref))]
 pub fn dedupe(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Dedupe>> {
-    let trace = alias_trace(db, graph).as_ref().map_err(Clone::clone)?;
-    let meta = fw_metadata(db, graph).as_ref().map_err(Clone::clone)?;
+    let trace = ok(alias_trace(db, graph))?;
+    let meta = ok(fw_metadata(db, graph))?;
     let ids: Vec<Option<u64>> = trace
         .inputs
         .iter()
@@ -37,17 +37,17 @@ fn post_dedupe_meta(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<&ViewAndMutationMeta> {
-    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    let d = ok(dedupe(db, graph))?;
     match &d.fw_metadata {
         Some(m) => Ok(m),
-        None => Ok(&**fw_metadata(db, graph).as_ref().map_err(Clone::clone)?),
+        None => Ok(&**ok(fw_metadata(db, graph))?),
     }
 }
 
 /// The post-dedupe inputs as `merge_view_inputs` sees them.
 #[salsa::tracked(returns(ref))]
 pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
-    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    let d = ok(dedupe(db, graph))?;
     let nodes = graph.nodes(db);
     let placeholders: Vec<_> = nodes
         .iter()
@@ -228,7 +228,7 @@ pub fn symbolic_overlap(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<SymbolicOverlap>>> {
-    merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    ok(merge_args(db, graph))?;
     Ok(Arc::new(
         storage_groups(db, graph)
             .iter()
@@ -250,7 +250,7 @@ pub fn symbolic_overlap(
 #[salsa::tracked(returns(ref))]
 pub fn aot_guards(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<Guard>>> {
     let meta = post_dedupe_meta(db, graph)?;
-    let d = dedupe(db, graph).as_ref().map_err(Clone::clone)?;
+    let d = ok(dedupe(db, graph))?;
     let sources: Vec<Option<&str>> = graph
         .nodes(db)
         .iter()
@@ -308,7 +308,7 @@ pub fn overlapping_inputs(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<OverlappingInputs>>> {
-    merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    ok(merge_args(db, graph))?;
     let groups = storage_groups(db, graph);
     let mode = graph.overlap_mode(db);
     Ok(Arc::new(
@@ -344,7 +344,7 @@ pub fn synthetic_bases(
     graph: GraphInput,
 ) -> QueryResult<Arc<SyntheticBaseReport>> {
     let meta = post_dedupe_meta(db, graph)?;
-    let args = merge_args(db, graph).as_ref().map_err(Clone::clone)?;
+    let args = ok(merge_args(db, graph))?;
     let is_inference = !needs_autograd(db, graph).clone()?;
     let by_first_member: HashMap<usize, StorageGroup<'_>> = storage_groups(db, graph)
         .iter()
