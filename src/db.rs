@@ -1,12 +1,22 @@
 //! The salsa database: a graph is an input, each node is an input whose
-//! structure and value are separate fields, so an edit to one tensor's
-//! metadata invalidates only what reads that value.
+//! structure, value facts and value are separate fields, so an edit to one
+//! tensor's metadata invalidates only what reads that value.
+//!
+//! Fields carry durabilities by how often a recompilation changes them:
+//! shapes and strides most often (low), autograd flags and storages seldom
+//! (medium), ops and graph-wide fields rarely (high). After a low edit salsa
+//! confirms a result that read only medium and high fields without walking
+//! its dependencies, which on a large graph is most of the cost of an edit.
 
 use std::sync::{Arc, Mutex};
 
-use salsa::Setter;
+use salsa::{Durability, Setter};
 
-use crate::ir::{Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value};
+use crate::analysis::signature::{ArgKind, Constant};
+use crate::ir::dtype::is_floating_point;
+use crate::ir::{
+    Autograd, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
+};
 pub use crate::overlap::Mode as OverlapMode;
 
 #[salsa::input(debug)]
@@ -36,9 +46,61 @@ pub struct NodeInput {
     /// Op, target, args, identities: what the alias analysis reads.
     #[returns(ref)]
     pub structure: NodeStructure,
+    /// What the analyses read of the value besides its geometry.
+    #[returns(ref)]
+    pub facts: ValueFacts,
     /// The value the node produced: shapes, strides, autograd flags.
     #[returns(ref)]
     pub value: Value,
+}
+
+/// A value's facts that change less often than its geometry, derived from
+/// the value whenever it is set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ValueFacts {
+    pub autograd: Option<Autograd>,
+    /// The tensor's real storage.
+    pub storage: Option<u64>,
+    pub is_floating: bool,
+    /// What export sees: a tensor, a symbol, or a constant.
+    pub arg_kind: ArgKind,
+    /// The Python type of the value as AOTAutograd sees it.
+    pub type_name: &'static str,
+}
+
+impl ValueFacts {
+    pub fn of(value: &Value) -> ValueFacts {
+        let tensor = value.as_tensor();
+        ValueFacts {
+            autograd: tensor.map(|t| t.autograd),
+            storage: tensor.map(|t| t.geometry.storage),
+            is_floating: tensor.is_some_and(|t| is_floating_point(&t.geometry.dtype)),
+            arg_kind: match value {
+                Value::Tensor(_) => ArgKind::Tensor,
+                Value::SymInt(_) => ArgKind::SymInt,
+                Value::SymFloat(_) => ArgKind::SymFloat,
+                Value::SymBool(_) => ArgKind::SymBool,
+                Value::None => ArgKind::Constant(Constant::None),
+                Value::Int(v) => ArgKind::Constant(Constant::Int(*v)),
+                Value::Float(v) => ArgKind::Constant(Constant::Float(*v)),
+                Value::Bool(v) => ArgKind::Constant(Constant::Bool(*v)),
+                Value::Str(v) => ArgKind::Constant(Constant::Str(v.clone())),
+                Value::List(_) => ArgKind::Constant(Constant::Other("list".to_owned())),
+            },
+            type_name: match value {
+                Value::Int(_) => "int",
+                Value::SymInt(_) => "torch.SymInt",
+                Value::Float(_) => "float",
+                Value::SymFloat(_) => "torch.SymFloat",
+                Value::Bool(_) => "bool",
+                Value::SymBool(_) => "torch.SymBool",
+                Value::Str(_) => "str",
+                Value::List(_) => "list",
+                Value::None => "NoneType",
+                Value::Tensor(_) => "torch._subclasses.functional_tensor.FunctionalTensor",
+            },
+        }
+    }
 }
 
 /// The database. `executed` records which queries ran, when logging is on
@@ -84,10 +146,9 @@ impl Database {
         let nodes = graph
             .nodes
             .into_iter()
-            .map(|Node { structure, val }| NodeInput::new(self, structure, val))
+            .map(|node| self.add_node(node))
             .collect();
-        GraphInput::new(
-            self,
+        GraphInput::builder(
             graph.name,
             graph.config,
             graph.symbols,
@@ -97,10 +158,26 @@ impl Database {
             (graph.in_spec, graph.out_spec),
             OverlapMode::Torch,
         )
+        // Graph-wide fields change rarely; see `add_node`.
+        .durability(Durability::HIGH)
+        .new(self)
     }
 
-    /// Replaces one node's value (new shapes, strides, flags).
+    /// A new node input, its fields at the durabilities the module explains.
+    pub fn add_node(&self, Node { structure, val }: Node) -> NodeInput {
+        NodeInput::builder(structure, ValueFacts::of(&val), val)
+            .structure_durability(Durability::HIGH)
+            .facts_durability(Durability::MEDIUM)
+            .new(self)
+    }
+
+    /// Replaces one node's value (new shapes, strides, flags); its facts
+    /// are set only when they differ, so results reading only them stay valid.
     pub fn set_node_value(&mut self, node: NodeInput, value: Value) {
+        let facts = ValueFacts::of(&value);
+        if *node.facts(self) != facts {
+            node.set_facts(self).to(facts);
+        }
         node.set_value(self).to(value);
     }
 

@@ -125,7 +125,7 @@ impl Session {
                     nodes.push(input);
                 }
                 None => {
-                    nodes.push(NodeInput::new(&*db, structure, val));
+                    nodes.push(db.add_node(Node { structure, val }));
                     summary.nodes_added += 1;
                 }
             }

@@ -47,7 +47,7 @@ fn check(dump: &Json) -> Graph {
         report.error
     );
     assert!(matches!(report.dedupe, Some(Stage::Done(_))));
-    let merge = report.synthetic_base.as_ref().map(|s| &s.outcome);
+    let merge = report.synthetic_base.as_ref().map(|s| &s.plan.outcome);
     assert!(
         matches!(merge, Some(Ok(_))),
         "{}: merging view inputs refused: {merge:?}",
@@ -244,7 +244,12 @@ fn generated_dumps_hold_every_feature_the_benchmarks_need() {
     let report = Session::from_graph(load(&dump)).report().expect("analyses");
     let meta = report.fw_metadata.expect("metadata");
     assert!(meta.input_info.iter().any(|i| i.mutates_data));
-    let merged = report.synthetic_base.expect("merge ran").outcome.clone();
+    let merged = report
+        .synthetic_base
+        .expect("merge ran")
+        .plan
+        .outcome
+        .clone();
     assert!(
         matches!(merged, Ok(Some(_))),
         "the overlapping mutated view inputs need a synthetic base"

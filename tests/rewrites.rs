@@ -112,7 +112,7 @@ proptest! {
         }
 
         // Synthetic bases: every outer input reachable, every index in range.
-        if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.outcome) {
+        if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.plan.outcome) {
             let info = &c.merge.synthetic_base_info;
             prop_assert_eq!(info.len(), post_dedupe);
             let inner = c.merge.inner_args.len();

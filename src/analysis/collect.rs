@@ -51,8 +51,13 @@ pub fn input_info(
         };
         let (idx, w) = obj;
         let placeholder = trace.input_nodes.get(pos).copied().unwrap_or(w.first_node);
-        let before = (facts.geometry)(placeholder);
-        let after = (facts.geometry)(w.last_node);
+        // An input the program never rewrote is its own final value: nothing
+        // to compare, and not reading its geometry keeps stride edits out.
+        let (before, after) = if w.last_node == placeholder {
+            (None, None)
+        } else {
+            ((facts.geometry)(placeholder), (facts.geometry)(w.last_node))
+        };
         let fs = trace
             .storages
             .get(w.functional_storage)

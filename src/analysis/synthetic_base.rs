@@ -2,7 +2,9 @@
 //! overlap, and include a data-mutated one are replaced by one base argument,
 //! and the metadata is rewritten for the new calling convention.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -75,27 +77,55 @@ pub struct Merge {
     pub other_arg_indices: Vec<usize>,
 }
 
-/// Groups of post-dedupe inputs sharing a real storage, in order of their
-/// first member, members ascending; non-tensors belong to none.
-pub fn storage_groups(args: &[MergeArg]) -> Vec<(u64, Vec<usize>)> {
+/// Groups of post-dedupe inputs sharing a real storage (`storages[i]` is
+/// input `i`'s, none for a non-tensor), in order of their first member,
+/// members ascending.
+pub fn storage_groups(storages: &[Option<u64>]) -> Vec<(u64, Vec<usize>)> {
     let mut groups: Vec<(u64, Vec<usize>)> = Vec::new();
-    let mut position: BTreeMap<u64, usize> = BTreeMap::new();
-    for (i, arg) in args.iter().enumerate() {
-        if let MergeArg::Tensor(t) = arg {
-            match position.get(&t.storage) {
-                Some(&g) => {
-                    if let Some((_, members)) = groups.get_mut(g) {
-                        members.push(i);
-                    }
+    let mut position: HashMap<u64, usize> = HashMap::with_capacity(storages.len());
+    for (i, storage) in storages.iter().enumerate() {
+        let Some(storage) = *storage else { continue };
+        match position.entry(storage) {
+            Entry::Occupied(g) => {
+                if let Some((_, members)) = groups.get_mut(*g.get()) {
+                    members.push(i);
                 }
-                None => {
-                    position.insert(t.storage, groups.len());
-                    groups.push((t.storage, vec![i]));
-                }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(groups.len());
+                groups.push((storage, vec![i]));
             }
         }
     }
     groups
+}
+
+/// The post-dedupe arguments as merging reads them. Storages are read for
+/// every argument, a tensor's description only for the few arguments merging
+/// looks at, so an implementation may read those lazily.
+pub trait MergeInputs {
+    fn arg_count(&self) -> usize;
+    /// The argument's real storage; none for a non-tensor.
+    fn storage(&self, i: usize) -> Option<u64>;
+    fn tensor(&self, i: usize) -> Option<ArgTensor>;
+}
+
+impl MergeInputs for [MergeArg] {
+    fn arg_count(&self) -> usize {
+        self.len()
+    }
+    fn storage(&self, i: usize) -> Option<u64> {
+        match self.get(i) {
+            Some(MergeArg::Tensor(t)) => Some(t.storage),
+            _ => None,
+        }
+    }
+    fn tensor(&self, i: usize) -> Option<ArgTensor> {
+        match self.get(i) {
+            Some(MergeArg::Tensor(t)) => Some((**t).clone()),
+            _ => None,
+        }
+    }
 }
 
 fn refusal(kind: ExceptionType, message: String) -> TorchError {
@@ -105,37 +135,39 @@ fn refusal(kind: ExceptionType, message: String) -> TorchError {
 /// `merge_view_inputs` (semantics §3.7). `overlapping(group)` answers
 /// `compute_overlapping_inputs` for a storage group (given by member indices).
 pub fn merge_view_inputs(
-    args: &[MergeArg],
+    args: &dyn MergeInputs,
     input_info: &[InputAliasInfo],
     is_inference: bool,
     overlapping: &dyn Fn(&[usize]) -> Vec<usize>,
 ) -> Result<Option<Merge>, TorchError> {
-    if args.len() != input_info.len() {
+    if args.arg_count() != input_info.len() {
         return Err(refusal(
             ExceptionType::AssertionError,
             "one InputAliasInfo per input is required".into(),
         ));
     }
     let mutated = |i: usize| input_info.get(i).is_some_and(|m| m.mutates_data);
-    if !(0..args.len()).any(mutated) {
+    if !(0..args.arg_count()).any(mutated) {
         return Ok(None);
     }
-    let tensor = |i: usize| match args.get(i) {
-        Some(MergeArg::Tensor(t)) => Some(&**t),
-        _ => None,
-    };
+    let storages: Vec<Option<u64>> = (0..args.arg_count()).map(|i| args.storage(i)).collect();
     // Non-tensors go first among the passed-through arguments.
-    let mut other: Vec<usize> = (0..args.len())
-        .filter(|&i| matches!(args.get(i), Some(MergeArg::Other)))
+    let mut other: Vec<usize> = (0..args.arg_count())
+        .filter(|&i| storages.get(i).is_some_and(Option::is_none))
         .collect();
     let mut bases: Vec<InnerArg> = Vec::new();
     let mut base_groups: Vec<Vec<usize>> = Vec::new();
-    for (_, group) in storage_groups(args) {
+    for (_, group) in storage_groups(&storages) {
         if group.len() <= 1 || !group.iter().any(|&i| mutated(i)) || overlapping(&group).len() <= 1
         {
             other.extend(&group);
             continue;
         }
+        let members: Vec<Option<ArgTensor>> = group.iter().map(|&i| args.tensor(i)).collect();
+        let tensor = |i: usize| {
+            let k = group.iter().position(|&g| g == i)?;
+            members.get(k)?.as_ref()
+        };
         // Only consecutive members are compared ("assumed transitive", §5 item 5).
         for pair in group.windows(2) {
             let &[a, b] = pair else { continue };
@@ -168,7 +200,7 @@ pub fn merge_view_inputs(
         return Ok(None);
     }
     let num_bases = bases.len();
-    let mut info = vec![SyntheticBaseEntry::Inner(0); args.len()];
+    let mut info = vec![SyntheticBaseEntry::Inner(0); args.arg_count()];
     for (b, members) in base_groups.iter().enumerate() {
         for &p in members {
             if let Some(slot) = info.get_mut(p) {
@@ -286,7 +318,7 @@ fn same_dtype_views(v1: &ArgTensor, v2: &ArgTensor) -> bool {
 pub fn create_synthetic_base_metadata(
     m: &ViewAndMutationMeta,
     merge: &Merge,
-    args: &[MergeArg],
+    args: &dyn MergeInputs,
 ) -> Result<(ViewAndMutationMeta, Vec<usize>), TorchError> {
     let x = &m.input_info;
     let assertion = |msg: String| {
@@ -341,10 +373,7 @@ pub fn create_synthetic_base_metadata(
     }
 
     let entry = |p: usize| merge.synthetic_base_info.get(p).copied();
-    let outer_tensor = |p: usize| match args.get(p) {
-        Some(MergeArg::Tensor(t)) => Some(&**t),
-        _ => None,
-    };
+    let outer_tensor = |p: usize| args.tensor(p);
     let meta_mutated_outer: Vec<usize> = (0..x.len())
         .filter(|&p| {
             x.get(p).is_some_and(|i| i.mutates_metadata)
@@ -421,9 +450,10 @@ pub fn create_synthetic_base_metadata(
     ))
 }
 
-/// The `synthetic_base` block of a report (the conformance layout).
+/// What merging decided. It reads the geometry of only the arguments it
+/// looks at; the report adds the others' for printing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SyntheticBaseReport {
+pub struct SyntheticBasePlan {
     pub is_inference: bool,
     pub outcome: Result<Option<MergedConvention>, TorchError>,
     /// In exact mode: the groups whose merging differs from PyTorch's decision.
@@ -439,12 +469,18 @@ pub struct GroupChange {
     pub merged_by_torch: bool,
 }
 
-/// A merge with everything needed to print it.
+/// The `synthetic_base` block of a report (the conformance layout).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SyntheticBaseReport {
+    pub plan: Arc<SyntheticBasePlan>,
+    /// The post-dedupe arguments, for the views' geometry.
+    pub args: Arc<Vec<MergeArg>>,
+}
+
+/// A merge and the metadata of the new calling convention.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MergedConvention {
     pub merge: Merge,
-    /// The post-dedupe arguments, for the views' geometry.
-    pub args: std::sync::Arc<Vec<MergeArg>>,
     pub fw_metadata: ViewAndMutationMeta,
     pub outer_aliased_arg_idx_with_metadata_mutations: Vec<usize>,
 }
@@ -476,18 +512,19 @@ impl Serialize for TensorJson<'_> {
 
 impl Serialize for SyntheticBaseReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (plan, args) = (&self.plan, &**self.args);
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("is_inference", &self.is_inference)?;
-        if !self.changed_by_exact_mode.is_empty() {
-            map.serialize_entry("changed_by_exact_mode", &self.changed_by_exact_mode)?;
+        map.serialize_entry("is_inference", &plan.is_inference)?;
+        if !plan.changed_by_exact_mode.is_empty() {
+            map.serialize_entry("changed_by_exact_mode", &plan.changed_by_exact_mode)?;
         }
-        match &self.outcome {
+        match &plan.outcome {
             Err(e) => map.serialize_entry("error", e)?,
             Ok(None) => map.serialize_entry("needed", &false)?,
             Ok(Some(c)) => {
                 map.serialize_entry("needed", &true)?;
-                map.serialize_entry("synthetic_base_info", &InfoJson(c))?;
-                map.serialize_entry("inner_args", &InnerJson(c))?;
+                map.serialize_entry("synthetic_base_info", &InfoJson(c, args))?;
+                map.serialize_entry("inner_args", &InnerJson(c, args))?;
                 let descs: Vec<String> = c
                     .merge
                     .inner_args
@@ -541,7 +578,7 @@ fn arg_json<'a>(args: &'a [MergeArg], p: usize) -> Option<TensorJson<'a>> {
     }
 }
 
-struct InfoJson<'a>(&'a MergedConvention);
+struct InfoJson<'a>(&'a MergedConvention, &'a [MergeArg]);
 
 impl Serialize for InfoJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -551,7 +588,7 @@ impl Serialize for InfoJson<'_> {
             match e {
                 SyntheticBaseEntry::Inner(j) => seq.serialize_element(j)?,
                 SyntheticBaseEntry::ViewOf(b) => {
-                    seq.serialize_element(&(b, arg_json(&c.args, p)))?
+                    seq.serialize_element(&(b, arg_json(self.1, p)))?
                 }
             }
         }
@@ -559,7 +596,7 @@ impl Serialize for InfoJson<'_> {
     }
 }
 
-struct InnerJson<'a>(&'a MergedConvention);
+struct InnerJson<'a>(&'a MergedConvention, &'a [MergeArg]);
 
 impl Serialize for InnerJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -575,7 +612,7 @@ impl Serialize for InnerJson<'_> {
                     spec,
                     requires_grad: *requires_grad,
                 })?,
-                InnerArg::Outer(p) => seq.serialize_element(&arg_json(&c.args, *p))?,
+                InnerArg::Outer(p) => seq.serialize_element(&arg_json(self.1, *p))?,
             }
         }
         seq.end()

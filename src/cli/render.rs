@@ -201,7 +201,7 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
 
     if let Some(sb) = &report.synthetic_base {
         let _ = writeln!(out, "\nsynthetic bases:");
-        for change in &sb.changed_by_exact_mode {
+        for change in &sb.plan.changed_by_exact_mode {
             let _ = writeln!(
                 out,
                 "  exact mode: inputs {:?} {}",
@@ -213,7 +213,7 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
                 }
             );
         }
-        match &sb.outcome {
+        match &sb.plan.outcome {
             Ok(None) => {
                 let _ = writeln!(out, "  none needed");
             }
@@ -309,7 +309,7 @@ pub fn dot(session: &Session, report: &Report) -> String {
             }
         }
     }
-    if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.outcome) {
+    if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.plan.outcome) {
         for (b, members) in c.merge.base_groups.iter().enumerate() {
             let _ = writeln!(
                 out,

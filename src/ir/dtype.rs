@@ -16,6 +16,11 @@ pub fn itemsize(dtype: &str) -> Option<u64> {
     })
 }
 
+/// `torch.dtype.is_floating_point`.
+pub fn is_floating_point(dtype: &str) -> bool {
+    dtype.starts_with("float") || dtype == "bfloat16"
+}
+
 fn is_sub_byte_int(dtype: &str) -> bool {
     let bits = dtype
         .strip_prefix("uint")

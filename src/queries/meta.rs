@@ -9,9 +9,9 @@ use crate::analysis::collect::{self, Facts, Outputs};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
 use crate::analysis::trace::{trace, AliasTrace};
-use crate::db::{GraphInput, NodeInput};
+use crate::db::GraphInput;
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Geometry, NodeStructure, Value};
+use crate::ir::NodeStructure;
 
 use super::{ok, QueryResult};
 
@@ -59,35 +59,6 @@ pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<A
     trace(&structures, &lookup, grad_enabled_at_entry(db, graph)).map(Arc::new)
 }
 
-/// A node's autograd facts, projected out of its value.
-#[salsa::tracked(returns(copy))]
-pub fn node_autograd(db: &dyn salsa::Database, node: NodeInput) -> Option<Autograd> {
-    node.value(db).as_tensor().map(|t| t.autograd)
-}
-
-/// A node's geometry, projected out of its value.
-#[salsa::tracked(returns(ref))]
-pub fn node_geometry(db: &dyn salsa::Database, node: NodeInput) -> Option<Geometry> {
-    node.value(db).as_tensor().map(|t| t.geometry.clone())
-}
-
-/// The Python type of a non-tensor node's value.
-#[salsa::tracked(returns(copy))]
-pub fn node_value_type(db: &dyn salsa::Database, node: NodeInput) -> &'static str {
-    match node.value(db) {
-        Value::Int(_) => "int",
-        Value::SymInt(_) => "torch.SymInt",
-        Value::Float(_) => "float",
-        Value::SymFloat(_) => "torch.SymFloat",
-        Value::Bool(_) => "bool",
-        Value::SymBool(_) => "torch.SymBool",
-        Value::Str(_) => "str",
-        Value::List(_) => "list",
-        Value::None => "NoneType",
-        Value::Tensor(_) => "torch._subclasses.functional_tensor.FunctionalTensor",
-    }
-}
-
 #[salsa::tracked(returns(ref))]
 pub fn final_autograd_state(
     db: &dyn salsa::Database,
@@ -95,11 +66,11 @@ pub fn final_autograd_state(
 ) -> QueryResult<Arc<Vec<FinalAutograd>>> {
     let trace = ok(alias_trace(db, graph))?;
     let nodes = graph.nodes(db);
-    let recorded = |i: usize| nodes.get(i).and_then(|n| node_autograd(db, *n));
+    let recorded = |i: usize| nodes.get(i).and_then(|n| n.facts(db).autograd);
     final_autograd(trace, &recorded).map(Arc::new)
 }
 
-/// Runs `f` with read access to the nodes' facts through the projection queries.
+/// Runs `f` with read access to the nodes' facts and geometry.
 fn with_facts<R>(
     db: &dyn salsa::Database,
     graph: GraphInput,
@@ -107,9 +78,14 @@ fn with_facts<R>(
 ) -> R {
     let nodes = graph.nodes(db);
     let symbols = graph.symbols(db);
-    let geometry = |i: usize| nodes.get(i).and_then(|n| node_geometry(db, *n).as_ref());
-    let recorded = |i: usize| nodes.get(i).and_then(|n| node_autograd(db, *n));
-    let value_type = |i: usize| nodes.get(i).map_or("NoneType", |n| node_value_type(db, *n));
+    let geometry = |i: usize| {
+        nodes
+            .get(i)
+            .and_then(|n| n.value(db).as_tensor())
+            .map(|t| &t.geometry)
+    };
+    let recorded = |i: usize| nodes.get(i).and_then(|n| n.facts(db).autograd);
+    let value_type = |i: usize| nodes.get(i).map_or("NoneType", |n| n.facts(db).type_name);
     let hint = |e: &SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
     f(&Facts {
         geometry: &geometry,
@@ -189,7 +165,7 @@ pub fn needs_autograd(db: &dyn salsa::Database, graph: GraphInput) -> QueryResul
     let any_input_requires_grad = trace.input_nodes.iter().any(|&i| {
         nodes
             .get(i)
-            .and_then(|n| node_autograd(db, *n))
+            .and_then(|n| n.facts(db).autograd)
             .is_some_and(|a| a.requires_grad)
     });
     Ok(collect::needs_autograd(

@@ -13,10 +13,11 @@ use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
 use crate::analysis::symbolic_overlap::{at_hints, pair_verdicts, PairVerdict, SymView, Validity};
 use crate::analysis::synthetic_base::{
     create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
-    ArgTensor, BaseTensor, GroupChange, Merge, MergeArg, MergedConvention, SyntheticBaseReport,
+    ArgTensor, BaseTensor, GroupChange, Merge, MergeArg, MergeInputs, MergedConvention,
+    SyntheticBasePlan, SyntheticBaseReport,
 };
-use crate::db::{GraphInput, OverlapMode};
-use crate::ir::{NodeOp, TensorMeta, Value};
+use crate::db::{GraphInput, NodeInput, OverlapMode};
+use crate::ir::{NodeOp, TensorMeta};
 use crate::overlap::{overlapping_members, StridedView};
 
 /// `AOTDedupeWrapper.pre_compile` (semantics §3.5).
@@ -44,61 +45,122 @@ fn post_dedupe_meta(
     }
 }
 
-/// The post-dedupe inputs as `merge_view_inputs` sees them.
+/// Where a view input's autograd `_base` is described: the placeholder with
+/// that identity, else one of `input_bases`. Structure only, so it is
+/// confirmed at once after a value edit.
 #[salsa::tracked(returns(ref))]
-pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
-    let d = ok(dedupe(db, graph))?;
-    let nodes = graph.nodes(db);
-    let placeholders: Vec<_> = nodes
+fn placeholders_by_identity(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> HashMap<u64, NodeInput> {
+    // A tensor passed twice is described by its last placeholder.
+    graph
+        .nodes(db)
         .iter()
-        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
-        .collect();
-    // The autograd base of a view input: another input, or one of `input_bases`.
-    let mut tensors_by_id: HashMap<u64, &TensorMeta> = HashMap::new();
-    for b in graph.input_bases(db) {
-        tensors_by_id.insert(b.tensor_id, &b.val);
+        .filter_map(|n| {
+            let s = n.structure(db);
+            matches!(s.op, NodeOp::Placeholder { .. })
+                .then_some(s.tensor_id)
+                .flatten()
+                .map(|id| (id, *n))
+        })
+        .collect()
+}
+
+/// The post-dedupe arguments, read on demand: storages from the value
+/// facts, a tensor's geometry only when merging asks for it, so that an edit
+/// to an input that shares no storage reaches only `merge_args`.
+struct ArgReader<'db> {
+    db: &'db dyn salsa::Database,
+    graph: GraphInput,
+    /// Flat position and placeholder of each post-dedupe argument.
+    kept: Vec<(usize, NodeInput)>,
+    leafified: &'db [usize],
+}
+
+impl<'db> ArgReader<'db> {
+    fn new(db: &'db dyn salsa::Database, graph: GraphInput) -> QueryResult<ArgReader<'db>> {
+        let trace = ok(alias_trace(db, graph))?;
+        let d = ok(dedupe(db, graph))?;
+        let nodes = graph.nodes(db);
+        let kept = d
+            .kept_positions(trace.input_nodes.len())
+            .into_iter()
+            .filter_map(|p| Some((p, *nodes.get(*trace.input_nodes.get(p)?)?)))
+            .collect();
+        Ok(ArgReader {
+            db,
+            graph,
+            kept,
+            leafified: &d.leafified_indices,
+        })
     }
-    for n in &placeholders {
-        if let (Some(id), Some(t)) = (n.structure(db).tensor_id, n.value(db).as_tensor()) {
-            tensors_by_id.insert(id, t);
-        }
-    }
-    let base_of = |id: u64| -> Option<BaseTensor> {
-        let t = tensors_by_id.get(&id)?;
+
+    fn base(&self, id: u64) -> Option<BaseTensor> {
+        let db = self.db;
+        let t: &TensorMeta = placeholders_by_identity(db, self.graph)
+            .get(&id)
+            .and_then(|n| n.value(db).as_tensor())
+            .or_else(|| {
+                let bases = self.graph.input_bases(db);
+                Some(&bases.iter().find(|b| b.tensor_id == id)?.val)
+            })?;
         Some(BaseTensor {
             identity: id,
             spec: TensorSpec::of(&t.geometry),
             requires_grad: t.autograd.requires_grad,
         })
-    };
-    let args = d
-        .kept_positions(placeholders.len())
-        .into_iter()
-        .map(|p| {
-            let Some(node) = placeholders.get(p) else {
-                return MergeArg::Other;
-            };
-            let s = node.structure(db);
-            let (Value::Tensor(t), Some(id)) = (node.value(db), s.tensor_id) else {
-                return MergeArg::Other;
-            };
-            // A leafified duplicate is a new detached object: no base, its own identity.
-            let leafified = d.leafified_indices.contains(&p);
-            MergeArg::Tensor(Box::new(ArgTensor {
-                identity: if leafified { u64::MAX - p as u64 } else { id },
-                storage: t.geometry.storage,
-                spec: TensorSpec::of(&t.geometry),
-                storage_nbytes: t.geometry.storage_nbytes.clone(),
-                requires_grad: t.autograd.requires_grad,
-                base: if leafified {
-                    None
-                } else {
-                    s.base_tensor_id.and_then(base_of)
-                },
-            }))
+    }
+
+    fn to_vec(&self) -> Vec<MergeArg> {
+        (0..self.kept.len())
+            .map(|i| match self.tensor(i) {
+                Some(t) => MergeArg::Tensor(Box::new(t)),
+                None => MergeArg::Other,
+            })
+            .collect()
+    }
+}
+
+impl MergeInputs for ArgReader<'_> {
+    fn arg_count(&self) -> usize {
+        self.kept.len()
+    }
+
+    // A tensor without an identity is no view candidate: it counts as a non-tensor.
+    fn storage(&self, i: usize) -> Option<u64> {
+        let (_, node) = self.kept.get(i)?;
+        node.structure(self.db).tensor_id?;
+        node.facts(self.db).storage
+    }
+
+    fn tensor(&self, i: usize) -> Option<ArgTensor> {
+        let &(p, node) = self.kept.get(i)?;
+        let s = node.structure(self.db);
+        let id = s.tensor_id?;
+        let t = node.value(self.db).as_tensor()?;
+        // A leafified duplicate is a new detached object: no base, its own identity.
+        let leafified = self.leafified.contains(&p);
+        Some(ArgTensor {
+            identity: if leafified { u64::MAX - p as u64 } else { id },
+            storage: t.geometry.storage,
+            spec: TensorSpec::of(&t.geometry),
+            storage_nbytes: t.geometry.storage_nbytes.clone(),
+            requires_grad: t.autograd.requires_grad,
+            base: if leafified {
+                None
+            } else {
+                s.base_tensor_id.and_then(|b| self.base(b))
+            },
         })
-        .collect();
-    Ok(Arc::new(args))
+    }
+}
+
+/// The post-dedupe inputs as `merge_view_inputs` sees them, all of them:
+/// the report prints their geometry.
+#[salsa::tracked(returns(ref))]
+pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
+    Ok(Arc::new(ArgReader::new(db, graph)?.to_vec()))
 }
 
 /// Post-dedupe inputs that share one real storage: the unit of overlap work,
@@ -119,29 +181,30 @@ pub struct StorageGroup<'db> {
     pub symbolic_views: Option<Vec<SymView>>,
 }
 
+/// Grouped by the storages the value facts name, so that a geometry edit
+/// reads on only where it matters: the members of a shared storage.
 #[salsa::tracked(returns(ref))]
 pub fn storage_groups<'db>(
     db: &'db dyn salsa::Database,
     graph: GraphInput,
 ) -> Vec<StorageGroup<'db>> {
-    // An error here is reported by `merge_args` itself to whoever asks.
-    let Ok(args) = merge_args(db, graph) else {
+    // An error here is reported by `dedupe` itself to whoever asks.
+    let Ok(args) = ArgReader::new(db, graph) else {
         return Vec::new();
     };
+    let storages: Vec<Option<u64>> = (0..args.arg_count()).map(|i| args.storage(i)).collect();
     let symbols = graph.symbols(db);
-    group_by_storage(args)
+    group_by_storage(&storages)
         .into_iter()
         .filter(|(_, members)| members.len() > 1)
         .map(|(storage, members)| {
             let symbolic: Vec<SymView> = members
                 .iter()
-                .filter_map(|&i| match args.get(i) {
-                    Some(MergeArg::Tensor(t)) => Some(SymView {
-                        shape: t.spec.shape.clone(),
-                        stride: t.spec.stride.clone(),
-                        offset: t.spec.storage_offset.clone(),
-                    }),
-                    _ => None,
+                .filter_map(|&i| args.kept.get(i)?.1.value(db).as_tensor())
+                .map(|t| SymView {
+                    shape: t.geometry.shape.clone(),
+                    stride: t.geometry.stride.clone(),
+                    offset: t.geometry.storage_offset.clone(),
                 })
                 .collect();
             let views = at_hints(&symbolic, symbols);
@@ -228,7 +291,7 @@ pub fn symbolic_overlap(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<SymbolicOverlap>>> {
-    ok(merge_args(db, graph))?;
+    ok(dedupe(db, graph))?;
     Ok(Arc::new(
         storage_groups(db, graph)
             .iter()
@@ -308,7 +371,7 @@ pub fn overlapping_inputs(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<OverlappingInputs>>> {
-    ok(merge_args(db, graph))?;
+    ok(dedupe(db, graph))?;
     let groups = storage_groups(db, graph);
     let mode = graph.overlap_mode(db);
     Ok(Arc::new(
@@ -337,14 +400,26 @@ pub fn overlapping_inputs(
     ))
 }
 
-/// `merge_view_inputs` + `create_synthetic_base_metadata` (semantics §3.7–§3.8).
+/// The report's `synthetic_base` block: the plan and the arguments.
 #[salsa::tracked(returns(ref))]
 pub fn synthetic_bases(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<SyntheticBaseReport>> {
+    Ok(Arc::new(SyntheticBaseReport {
+        plan: ok(synthetic_base_plan(db, graph))?.clone(),
+        args: ok(merge_args(db, graph))?.clone(),
+    }))
+}
+
+/// `merge_view_inputs` + `create_synthetic_base_metadata` (semantics §3.7–§3.8).
+#[salsa::tracked(returns(ref))]
+pub fn synthetic_base_plan(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<Arc<SyntheticBasePlan>> {
     let meta = post_dedupe_meta(db, graph)?;
-    let args = ok(merge_args(db, graph))?;
+    let args = &ArgReader::new(db, graph)?;
     let is_inference = !needs_autograd(db, graph).clone()?;
     let by_first_member: HashMap<usize, StorageGroup<'_>> = storage_groups(db, graph)
         .iter()
@@ -408,14 +483,13 @@ pub fn synthetic_bases(
                     create_synthetic_base_metadata(meta, &merge, args)?;
                 Ok(MergedConvention {
                     merge,
-                    args: args.clone(),
                     fw_metadata,
                     outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
                 })
             })
             .transpose()
     });
-    Ok(Arc::new(SyntheticBaseReport {
+    Ok(Arc::new(SyntheticBasePlan {
         is_inference,
         outcome,
         changed_by_exact_mode,

@@ -11,9 +11,9 @@ use crate::analysis::signature::{
 use crate::analysis::trace::{AliasTrace, OutputSlot};
 use crate::analysis::AnalysisError;
 use crate::db::{GraphInput, NodeInput};
-use crate::ir::{Arg, Diagnostic, InputKind, NodeOp, Value};
+use crate::ir::{Arg, Diagnostic, InputKind, NodeOp};
 
-use super::meta::{alias_trace, fw_metadata, grad_enabled_at_entry, node_autograd, node_geometry};
+use super::meta::{alias_trace, fw_metadata, grad_enabled_at_entry};
 use super::QueryResult;
 
 /// What export reads of the graph besides its metadata: placeholders with
@@ -110,7 +110,8 @@ fn export_input(
             "a parameter or buffer needs its module path to be exported",
         ));
     }
-    let autograd = node_autograd(db, *node);
+    let facts = node.facts(db);
+    let autograd = facts.autograd;
     let object = trace.inputs.get(p).copied().flatten();
     let functional_storage = object
         .and_then(|o| trace.objects.get(o))
@@ -130,11 +131,11 @@ fn export_input(
         name: structure.name.clone(),
         kind: *kind,
         fqn: fqn.clone(),
-        arg: node_arg_kind(db, *node),
+        arg: facts.arg_kind.clone(),
         requires_grad: autograd.is_some_and(|a| a.requires_grad),
         is_leaf: autograd.is_none_or(|a| a.is_leaf),
         tensor_id: structure.tensor_id,
-        storage: node_storage(db, *node),
+        storage: facts.storage,
         resized,
         update_hint,
     })
@@ -187,7 +188,7 @@ fn export_outputs(
                 let last_node = obj.map_or(0, |obj| obj.last_node);
                 let floating = nodes
                     .get(last_node)
-                    .is_some_and(|n| node_is_floating(db, *n));
+                    .is_some_and(|n| n.facts(db).is_floating);
                 let input = obj
                     .filter(|obj| obj.is_input)
                     // FX binds a tensor passed twice to its last placeholder.
@@ -205,7 +206,7 @@ fn export_outputs(
                 let kind = nodes
                     .get(*n)
                     .map_or(ArgKind::Constant(Constant::None), |node| {
-                        node_arg_kind(db, *node)
+                        node.facts(db).arg_kind.clone()
                     });
                 let value = match kind {
                     ArgKind::Constant(c) => OutputValue::Constant(c),
@@ -231,41 +232,6 @@ fn export_outputs(
         .collect()
 }
 
-/// Projections, so that stride edits stop here.
-#[salsa::tracked(returns(copy))]
-fn node_storage(db: &dyn salsa::Database, node: NodeInput) -> Option<u64> {
-    node_geometry(db, node).as_ref().map(|g| g.storage)
-}
-
-#[salsa::tracked(returns(copy))]
-fn node_is_floating(db: &dyn salsa::Database, node: NodeInput) -> bool {
-    node_geometry(db, node)
-        .as_ref()
-        .is_some_and(|g| is_floating_point(&g.dtype))
-}
-
-/// What export reads of a node's value, projected so that shape
-/// and autograd edits stop here.
-#[salsa::tracked(returns(clone))]
-fn node_arg_kind(db: &dyn salsa::Database, node: NodeInput) -> ArgKind {
-    arg_kind(node.value(db))
-}
-
-fn arg_kind(value: &Value) -> ArgKind {
-    match value {
-        Value::Tensor(_) => ArgKind::Tensor,
-        Value::SymInt(_) => ArgKind::SymInt,
-        Value::SymFloat(_) => ArgKind::SymFloat,
-        Value::SymBool(_) => ArgKind::SymBool,
-        Value::None => ArgKind::Constant(Constant::None),
-        Value::Int(v) => ArgKind::Constant(Constant::Int(*v)),
-        Value::Float(v) => ArgKind::Constant(Constant::Float(*v)),
-        Value::Bool(v) => ArgKind::Constant(Constant::Bool(*v)),
-        Value::Str(v) => ArgKind::Constant(Constant::Str(v.clone())),
-        Value::List(_) => ArgKind::Constant(Constant::Other("list".to_owned())),
-    }
-}
-
 fn literal(arg: Option<&Arg>) -> Constant {
     match arg {
         None | Some(Arg::None) => Constant::None,
@@ -276,9 +242,4 @@ fn literal(arg: Option<&Arg>) -> Constant {
         Some(Arg::Tagged(tag, v)) => Constant::Other(format!("{tag}={v}")),
         Some(Arg::List(_) | Arg::Node(_)) => Constant::Other("list".to_owned()),
     }
-}
-
-/// `torch.dtype.is_floating_point`.
-fn is_floating_point(dtype: &str) -> bool {
-    dtype.starts_with("float") || dtype == "bfloat16"
 }
