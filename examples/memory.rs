@@ -118,7 +118,7 @@ fn run(args: &Args) -> Result<(), String> {
         };
         apply(&mut working, step, forward);
         at = if forward { at + 1 } else { at - 1 };
-        session.update(working.clone());
+        session.update(&working);
         session.report().map_err(|e| e.to_string())?;
         if done == 100 || done % 1_000 == 0 || done == args.edits {
             let per_edit = since.elapsed().as_secs_f64() * 1e3 / (done - since_done) as f64;

@@ -12,7 +12,7 @@ use crate::analysis::signature::Signatures;
 use crate::analysis::synthetic_base::SyntheticBaseReport;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
-use crate::ir::{self, Graph, LoadError, Node};
+use crate::ir::{self, Graph, LoadError};
 use crate::queries;
 use crate::queries::{Guard, OverlappingInputs, SymbolicOverlap};
 
@@ -100,45 +100,56 @@ impl Session {
 
     /// Brings the database in line with a new version of the graph, as a
     /// recompilation would hand it over: nodes are matched by name, and only
-    /// the fields that differ are set, so salsa re-runs only what they feed.
-    pub fn update(&mut self, new: Graph) -> UpdateSummary {
+    /// the fields that differ are set (from clones of the new values), so
+    /// salsa re-runs only what they feed.
+    pub fn update(&mut self, new: &Graph) -> UpdateSummary {
         let db = &mut self.db;
         let graph = self.graph;
         let mut summary = UpdateSummary::default();
-        let old: HashMap<Arc<str>, NodeInput> = graph
-            .nodes(db)
-            .iter()
-            .map(|n| (n.structure(db).name.clone(), *n))
-            .collect();
+        let old: Vec<NodeInput> = graph.nodes(db).clone();
+        // Most recompilations keep the order: match by position, and index
+        // the old nodes by name only once a name is not where it was.
+        let mut by_name: Option<HashMap<Arc<str>, NodeInput>> = None;
         let mut nodes = Vec::with_capacity(new.nodes.len());
-        for Node { structure, val } in new.nodes {
-            match old.get(&structure.name) {
-                Some(&input) => {
-                    if *input.structure(db) != structure {
-                        db.set_node_structure(input, structure);
+        for (i, node) in new.nodes.iter().enumerate() {
+            let name = &node.structure.name;
+            let matched = match old.get(i) {
+                Some(&n) if n.structure(db).name == *name => Some(n),
+                _ => by_name
+                    .get_or_insert_with(|| {
+                        old.iter()
+                            .map(|&n| (n.structure(db).name.clone(), n))
+                            .collect()
+                    })
+                    .get(name)
+                    .copied(),
+            };
+            match matched {
+                Some(input) => {
+                    if *input.structure(db) != node.structure {
+                        db.set_node_structure(input, node.structure.clone());
                         summary.structures_changed += 1;
                     }
-                    if *input.value(db) != val {
-                        db.set_node_value(input, val);
+                    if *input.value(db) != node.val {
+                        db.set_node_value(input, node.val.clone());
                         summary.values_changed += 1;
                     }
                     nodes.push(input);
                 }
                 None => {
-                    nodes.push(db.add_node(Node { structure, val }));
+                    nodes.push(db.add_node(node.clone()));
                     summary.nodes_added += 1;
                 }
             }
         }
         summary.nodes_removed = old.len() + summary.nodes_added - nodes.len();
-        if *graph.nodes(db) != nodes {
+        if old != nodes {
             graph.set_nodes(db).to(nodes);
         }
         macro_rules! update_field {
             ($get:ident, $set:ident, $value:expr) => {
-                let value = $value;
-                if *graph.$get(db) != value {
-                    graph.$set(db).to(value);
+                if *graph.$get(db) != $value {
+                    graph.$set(db).to($value.clone());
                     summary.fields_changed.push(stringify!($get));
                 }
             };
@@ -148,13 +159,14 @@ impl Session {
         update_field!(symbols, set_symbols, new.symbols);
         update_field!(operators, set_operators, new.operators);
         update_field!(input_bases, set_input_bases, new.input_bases);
-        update_field!(specs, set_specs, (new.in_spec, new.out_spec));
+        let specs = (new.in_spec.clone(), new.out_spec.clone());
+        update_field!(specs, set_specs, specs);
         summary
     }
 
     /// [`Session::update`] from a dump's JSON text.
     pub fn update_from_json_str(&mut self, text: &str) -> Result<UpdateSummary, LoadError> {
-        Ok(self.update(ir::load_str(text)?))
+        Ok(self.update(&ir::load_str(text)?))
     }
 
     pub fn db(&self) -> &Database {

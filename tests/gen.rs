@@ -302,7 +302,7 @@ fn edits_change_only_what_they_say() {
         for seed in 0..4 {
             let edited = edit(&base, kind, seed).expect("an edit applies");
             let mut session = Session::from_graph(load(&base));
-            let s = session.update(load(&edited));
+            let s = session.update(&load(&edited));
             let what = edited["description"].as_str().unwrap_or_default();
             match kind {
                 EditKind::TensorMetadata => {
@@ -343,7 +343,7 @@ fn a_replayed_sequence_matches_fresh_analyses() {
             let graph = check(&dump);
             let fresh = Session::from_graph(graph.clone()).report().expect("fresh");
             let session = session.get_or_insert_with(|| Session::from_graph(graph.clone()));
-            session.update(graph);
+            session.update(&graph);
             let incremental = session.report().expect("incremental");
             assert_eq!(
                 serde_json::to_value(&incremental).expect("serialises"),

@@ -32,7 +32,7 @@ fn analysed(v: &Value) -> Session {
 
 /// Applies `new` as an update and returns the queries that re-ran for a full report.
 fn rerun_after(session: &mut Session, new: &Value) -> Vec<String> {
-    session.update(graph(new));
+    session.update(&graph(new));
     session.report().expect("analyses");
     session.db().take_executed()
 }
@@ -219,7 +219,7 @@ proptest! {
         for edit in &edits {
             apply(&mut current, edit);
             let Ok(g) = aotio::ir::load_json(&current) else { continue };
-            session.update(g.clone());
+            session.update(&g);
             let fresh = Session::from_graph(g);
             prop_assert_eq!(outcome(&session), outcome(&fresh), "after {:?} on {}", edit, path.display());
         }

@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let Ok(graph) = aotio::ir::load_json(&dump) else { continue };
-        session.update(graph.clone());
+        session.update(&graph);
         let fresh = Session::from_graph(graph);
         assert_eq!(outcome(&session), outcome(&fresh));
     }

@@ -100,6 +100,27 @@ pub fn storage_groups(storages: &[Option<u64>]) -> Vec<(u64, Vec<usize>)> {
     groups
 }
 
+/// All post-dedupe arguments, in chunks of a fixed length that versions of
+/// a graph can share.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MergeArgs {
+    chunks: Vec<Arc<[MergeArg]>>,
+    chunk_len: usize,
+}
+
+impl MergeArgs {
+    /// Every chunk but the last holds `chunk_len` arguments.
+    pub fn from_chunks(chunks: Vec<Arc<[MergeArg]>>, chunk_len: usize) -> MergeArgs {
+        MergeArgs { chunks, chunk_len }
+    }
+
+    pub fn get(&self, i: usize) -> Option<&MergeArg> {
+        self.chunks
+            .get(i.checked_div(self.chunk_len)?)?
+            .get(i % self.chunk_len)
+    }
+}
+
 /// The post-dedupe arguments as merging reads them. Storages are read for
 /// every argument, a tensor's description only for the few arguments merging
 /// looks at, so an implementation may read those lazily.
@@ -474,7 +495,7 @@ pub struct GroupChange {
 pub struct SyntheticBaseReport {
     pub plan: Arc<SyntheticBasePlan>,
     /// The post-dedupe arguments, for the views' geometry.
-    pub args: Arc<Vec<MergeArg>>,
+    pub args: Arc<MergeArgs>,
 }
 
 /// A merge and the metadata of the new calling convention.
@@ -512,7 +533,7 @@ impl Serialize for TensorJson<'_> {
 
 impl Serialize for SyntheticBaseReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (plan, args) = (&self.plan, &**self.args);
+        let (plan, args) = (&self.plan, &*self.args);
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("is_inference", &plan.is_inference)?;
         if !plan.changed_by_exact_mode.is_empty() {
@@ -568,7 +589,7 @@ impl Serialize for SyntheticBaseReport {
     }
 }
 
-fn arg_json<'a>(args: &'a [MergeArg], p: usize) -> Option<TensorJson<'a>> {
+fn arg_json<'a>(args: &'a MergeArgs, p: usize) -> Option<TensorJson<'a>> {
     match args.get(p) {
         Some(MergeArg::Tensor(t)) => Some(TensorJson {
             spec: &t.spec,
@@ -578,7 +599,7 @@ fn arg_json<'a>(args: &'a [MergeArg], p: usize) -> Option<TensorJson<'a>> {
     }
 }
 
-struct InfoJson<'a>(&'a MergedConvention, &'a [MergeArg]);
+struct InfoJson<'a>(&'a MergedConvention, &'a MergeArgs);
 
 impl Serialize for InfoJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -596,7 +617,7 @@ impl Serialize for InfoJson<'_> {
     }
 }
 
-struct InnerJson<'a>(&'a MergedConvention, &'a [MergeArg]);
+struct InnerJson<'a>(&'a MergedConvention, &'a MergeArgs);
 
 impl Serialize for InnerJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

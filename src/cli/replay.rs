@@ -91,7 +91,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         let started = Instant::now();
         let (changed, report) = match session.as_mut() {
             Some(s) => {
-                let changed = s.update(graph);
+                let changed = s.update(&graph);
                 (Some(changed), s.report())
             }
             None => {

@@ -13,7 +13,7 @@ use crate::analysis::meta::{TensorSpec, ViewAndMutationMeta};
 use crate::analysis::symbolic_overlap::{at_hints, pair_verdicts, PairVerdict, SymView, Validity};
 use crate::analysis::synthetic_base::{
     create_synthetic_base_metadata, merge_view_inputs, storage_groups as group_by_storage,
-    ArgTensor, BaseTensor, GroupChange, Merge, MergeArg, MergeInputs, MergedConvention,
+    ArgTensor, BaseTensor, GroupChange, Merge, MergeArg, MergeArgs, MergeInputs, MergedConvention,
     SyntheticBasePlan, SyntheticBaseReport,
 };
 use crate::db::{GraphInput, NodeInput, OverlapMode};
@@ -73,26 +73,29 @@ fn placeholders_by_identity(
 struct ArgReader<'db> {
     db: &'db dyn salsa::Database,
     graph: GraphInput,
-    /// Flat position and placeholder of each post-dedupe argument.
-    kept: Vec<(usize, NodeInput)>,
+    kept: &'db [(usize, NodeInput)],
     leafified: &'db [usize],
+}
+
+/// Flat position and placeholder of each post-dedupe argument.
+#[salsa::tracked(returns(ref))]
+fn kept_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Vec<(usize, NodeInput)>> {
+    let trace = ok(alias_trace(db, graph))?;
+    let d = ok(dedupe(db, graph))?;
+    let nodes = graph.nodes(db);
+    Ok(d.kept_positions(trace.input_nodes.len())
+        .into_iter()
+        .filter_map(|p| Some((p, *nodes.get(*trace.input_nodes.get(p)?)?)))
+        .collect())
 }
 
 impl<'db> ArgReader<'db> {
     fn new(db: &'db dyn salsa::Database, graph: GraphInput) -> QueryResult<ArgReader<'db>> {
-        let trace = ok(alias_trace(db, graph))?;
-        let d = ok(dedupe(db, graph))?;
-        let nodes = graph.nodes(db);
-        let kept = d
-            .kept_positions(trace.input_nodes.len())
-            .into_iter()
-            .filter_map(|p| Some((p, *nodes.get(*trace.input_nodes.get(p)?)?)))
-            .collect();
         Ok(ArgReader {
             db,
             graph,
-            kept,
-            leafified: &d.leafified_indices,
+            kept: ok(kept_args(db, graph))?,
+            leafified: &ok(dedupe(db, graph))?.leafified_indices,
         })
     }
 
@@ -112,13 +115,11 @@ impl<'db> ArgReader<'db> {
         })
     }
 
-    fn to_vec(&self) -> Vec<MergeArg> {
-        (0..self.kept.len())
-            .map(|i| match self.tensor(i) {
-                Some(t) => MergeArg::Tensor(Box::new(t)),
-                None => MergeArg::Other,
-            })
-            .collect()
+    fn merge_arg(&self, i: usize) -> MergeArg {
+        match self.tensor(i) {
+            Some(t) => MergeArg::Tensor(Box::new(t)),
+            None => MergeArg::Other,
+        }
     }
 }
 
@@ -156,11 +157,40 @@ impl MergeInputs for ArgReader<'_> {
     }
 }
 
+/// A run of [`MERGE_ARG_CHUNK`] post-dedupe arguments starting at `start`.
+#[salsa::interned(debug)]
+struct ArgChunk<'db> {
+    #[returns(copy)]
+    graph: GraphInput,
+    #[returns(copy)]
+    start: usize,
+}
+
+/// Chunks bound what one edit re-reads to one chunk, and what checking
+/// `merge_args` costs to one dependency per chunk.
+const MERGE_ARG_CHUNK: usize = 64;
+
+#[salsa::tracked(returns(ref))]
+fn chunk_args<'db>(
+    db: &'db dyn salsa::Database,
+    chunk: ArgChunk<'db>,
+) -> QueryResult<Arc<[MergeArg]>> {
+    let args = ArgReader::new(db, chunk.graph(db))?;
+    let start = chunk.start(db);
+    let end = args.kept.len().min(start.saturating_add(MERGE_ARG_CHUNK));
+    Ok((start..end).map(|i| args.merge_arg(i)).collect())
+}
+
 /// The post-dedupe inputs as `merge_view_inputs` sees them, all of them:
 /// the report prints their geometry.
 #[salsa::tracked(returns(ref))]
-pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<MergeArg>>> {
-    Ok(Arc::new(ArgReader::new(db, graph)?.to_vec()))
+pub fn merge_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<MergeArgs>> {
+    let count = ok(kept_args(db, graph))?.len();
+    let chunks = (0..count)
+        .step_by(MERGE_ARG_CHUNK)
+        .map(|start| ok(chunk_args(db, ArgChunk::new(db, graph, start))).cloned())
+        .collect::<QueryResult<Vec<_>>>()?;
+    Ok(Arc::new(MergeArgs::from_chunks(chunks, MERGE_ARG_CHUNK)))
 }
 
 /// Post-dedupe inputs that share one real storage: the unit of overlap work,
