@@ -113,8 +113,10 @@ impl Session {
         let mut nodes = Vec::with_capacity(new.nodes.len());
         for (i, node) in new.nodes.iter().enumerate() {
             let name = &node.structure.name;
+            // (matched node, whether its structure is already known equal)
             let matched = match old.get(i) {
-                Some(&n) if n.structure(db).name == *name => Some(n),
+                Some(&n) if *n.structure(db) == node.structure => Some((n, true)),
+                Some(&n) if n.structure(db).name == *name => Some((n, false)),
                 _ => by_name
                     .get_or_insert_with(|| {
                         old.iter()
@@ -122,11 +124,11 @@ impl Session {
                             .collect()
                     })
                     .get(name)
-                    .copied(),
+                    .map(|&n| (n, false)),
             };
             match matched {
-                Some(input) => {
-                    if *input.structure(db) != node.structure {
+                Some((input, same_structure)) => {
+                    if !same_structure && *input.structure(db) != node.structure {
                         db.set_node_structure(input, node.structure.clone());
                         summary.structures_changed += 1;
                     }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json};
 use super::diagnostic::{Diagnostic, LoadError};
 use super::expr::SizeExpr;
 use super::model::*;
+use super::vocabulary;
 use crate::schema::{builtin_schema, builtin_tags, Schema};
 
 pub const FORMAT: &str = "aotio.graph";
@@ -329,7 +330,7 @@ impl Loader {
             }
         };
         let target: Arc<str> = match obj.get("target").and_then(Json::as_str) {
-            Some(t) => Arc::from(t),
+            Some(t) => vocabulary::shared(t),
             None => {
                 self.error(at, "target", "missing or not a string");
                 Arc::from("")
@@ -464,7 +465,11 @@ impl Loader {
     }
 
     fn node_ref(&mut self, at: At<'_>, field: &str, target: &str) -> Arg {
-        if !self.seen.contains_key(target) {
+        // A reference shares its node's name.
+        if let Some((name, _)) = self.seen.get_key_value(target) {
+            return Arg::Node(name.clone());
+        }
+        {
             if self.all_names.contains_key(target) || at.node == Some(target) {
                 self.error(
                     at,
@@ -663,8 +668,8 @@ impl Loader {
         };
         let text = |this: &mut Self, key: &str, default: Option<&str>| -> Arc<str> {
             match (t.get(key).and_then(Json::as_str), default) {
-                (Some(s), _) => Arc::from(s),
-                (None, Some(d)) => Arc::from(d),
+                (Some(s), _) => vocabulary::shared(s),
+                (None, Some(d)) => vocabulary::shared(d),
                 (None, None) => {
                     this.error(at, format!("{field}.{key}"), "missing or not a string");
                     Arc::from("")

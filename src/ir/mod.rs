@@ -6,6 +6,7 @@ pub mod dtype;
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod vocabulary;
 
 pub use diagnostic::{Diagnostic, LoadError, Location};
 pub use load::{load_json, load_str};
