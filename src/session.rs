@@ -1,7 +1,7 @@
 //! The library's front door: a database holding one graph, and the report
 //! of every analysis over it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use salsa::Setter;
@@ -20,6 +20,8 @@ use crate::queries::{Guard, OverlappingInputs, SymbolicOverlap};
 pub struct Session {
     db: Database,
     graph: GraphInput,
+    /// Inputs of removed nodes, for reuse.
+    spare: Vec<NodeInput>,
 }
 
 /// What [`Session::update`] changed.
@@ -95,7 +97,11 @@ impl Session {
 
     pub fn with_database(db: Database, graph: Graph) -> Session {
         let graph = db.add_graph(graph);
-        Session { db, graph }
+        Session {
+            db,
+            graph,
+            spare: Vec::new(),
+        }
     }
 
     /// Brings the database in line with a new version of the graph, as a
@@ -136,15 +142,39 @@ impl Session {
                         db.set_node_value(input, node.val.clone());
                         summary.values_changed += 1;
                     }
-                    nodes.push(input);
+                    nodes.push(Some(input));
                 }
                 None => {
-                    nodes.push(db.add_node(node.clone()));
+                    nodes.push(None);
                     summary.nodes_added += 1;
                 }
             }
         }
         summary.nodes_removed = old.len() + summary.nodes_added - nodes.len();
+        // Salsa inputs live as long as the database: a removed node's input
+        // is kept and given to the next added node, so a loop that renames
+        // nodes does not grow the database without bound.
+        if summary.nodes_removed > 0 {
+            let kept: HashSet<NodeInput> = nodes.iter().flatten().copied().collect();
+            self.spare.extend(old.iter().filter(|n| !kept.contains(n)));
+        }
+        let nodes: Vec<NodeInput> = nodes
+            .into_iter()
+            .zip(&new.nodes)
+            .map(|(input, node)| {
+                if let Some(input) = input {
+                    return input;
+                }
+                match self.spare.pop() {
+                    Some(spare) => {
+                        db.set_node_structure(spare, node.structure.clone());
+                        db.set_node_value(spare, node.val.clone());
+                        spare
+                    }
+                    None => db.add_node(node.clone()),
+                }
+            })
+            .collect();
         if old != nodes {
             graph.set_nodes(db).to(nodes);
         }

@@ -94,6 +94,62 @@ fn editing_one_tensors_offset_reruns_its_storage_group_only() {
 }
 
 #[test]
+fn editing_an_input_that_shares_no_storage_rereads_only_its_merge_arguments() {
+    let base = dump("incremental/two_storages.json");
+    check(
+        &base,
+        |v| {
+            let t = &mut common::node_mut(v, "x")["val"]["tensor"];
+            t["stride"] = serde_json::json!([2]);
+            t["storage_nbytes"] = 24.into();
+        },
+        &[
+            // Nothing reads the geometry of an input that is neither
+            // rewritten, returned, nor aliased with another input...
+            ("alias_trace", 0),
+            ("final_autograd_state", 0),
+            ("input_alias_info", 0),
+            ("output_alias_info", 0),
+            ("fw_metadata", 0),
+            ("storage_groups", 0),
+            ("group_overlap", 0),
+            ("synthetic_base_plan", 0),
+            // ...but the report prints every argument: its chunk is read again.
+            ("chunk_args", 1),
+            ("merge_args", 1),
+        ],
+    );
+}
+
+#[test]
+fn renaming_a_node_reuses_the_removed_nodes_input() {
+    let base = dump("incremental/two_storages.json");
+    let mut session = analysed(&base);
+    let inputs = |s: &Session| -> std::collections::HashSet<_> {
+        s.graph().nodes(s.db()).iter().copied().collect()
+    };
+    let before = inputs(&session);
+    let mut current = base.clone();
+    let mut name = "relu".to_owned();
+    for round in 0..3 {
+        let renamed = format!("relu_{round}");
+        common::node_mut(&mut current, &name)["name"] = renamed.clone().into();
+        common::node_mut(&mut current, "output")["args"][0][0]["node"] = renamed.clone().into();
+        name = renamed;
+        let summary = session.update(&graph(&current));
+        assert_eq!((summary.nodes_added, summary.nodes_removed), (1, 1));
+        assert_eq!(inputs(&session), before, "round {round}: the database grew");
+        let fresh = Session::from_graph(graph(&current))
+            .report()
+            .expect("analyses");
+        assert_eq!(
+            serde_json::to_value(session.report().expect("analyses")).expect("json"),
+            serde_json::to_value(fresh).expect("json")
+        );
+    }
+}
+
+#[test]
 fn editing_an_unrelated_op_leaves_overlap_alone() {
     let base = dump("incremental/two_storages.json");
     check(
