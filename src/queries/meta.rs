@@ -9,7 +9,7 @@ use crate::analysis::collect::{self, Facts, Outputs};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
 use crate::analysis::trace::{trace, AliasTrace};
-use crate::db::GraphInput;
+use crate::db::{GraphInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
 use crate::ir::NodeStructure;
 
@@ -59,14 +59,26 @@ pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<A
     trace(&structures, &lookup, grad_enabled_at_entry(db, graph)).map(Arc::new)
 }
 
+/// Every node's value facts in one place. It reads no geometry, so after a
+/// shape or stride edit salsa confirms it, and whatever reads facts through
+/// it, without visiting the nodes one by one.
+#[salsa::tracked(returns(ref))]
+pub fn value_facts(db: &dyn salsa::Database, graph: GraphInput) -> Vec<ValueFacts> {
+    graph
+        .nodes(db)
+        .iter()
+        .map(|n| n.facts(db).clone())
+        .collect()
+}
+
 #[salsa::tracked(returns(ref))]
 pub fn final_autograd_state(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<FinalAutograd>>> {
     let trace = ok(alias_trace(db, graph))?;
-    let nodes = graph.nodes(db);
-    let recorded = |i: usize| nodes.get(i).and_then(|n| n.facts(db).autograd);
+    let facts = value_facts(db, graph);
+    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
     final_autograd(trace, &recorded).map(Arc::new)
 }
 
@@ -84,8 +96,9 @@ fn with_facts<R>(
             .and_then(|n| n.value(db).as_tensor())
             .map(|t| &t.geometry)
     };
-    let recorded = |i: usize| nodes.get(i).and_then(|n| n.facts(db).autograd);
-    let value_type = |i: usize| nodes.get(i).map_or("NoneType", |n| n.facts(db).type_name);
+    let facts = value_facts(db, graph);
+    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
+    let value_type = |i: usize| facts.get(i).map_or("NoneType", |f| f.type_name);
     let hint = |e: &SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
     f(&Facts {
         geometry: &geometry,
@@ -161,11 +174,11 @@ pub fn fw_metadata(
 pub fn needs_autograd(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<bool> {
     let meta = ok(fw_metadata(db, graph))?;
     let trace = ok(alias_trace(db, graph))?;
-    let nodes = graph.nodes(db);
+    let facts = value_facts(db, graph);
     let any_input_requires_grad = trace.input_nodes.iter().any(|&i| {
-        nodes
+        facts
             .get(i)
-            .and_then(|n| n.facts(db).autograd)
+            .and_then(|f| f.autograd)
             .is_some_and(|a| a.requires_grad)
     });
     Ok(collect::needs_autograd(

@@ -46,24 +46,17 @@ fn post_dedupe_meta(
 }
 
 /// Where a view input's autograd `_base` is described: the placeholder with
-/// that identity, else one of `input_bases`. Structure only, so it is
-/// confirmed at once after a value edit.
+/// that identity, else one of `input_bases`.
 #[salsa::tracked(returns(ref))]
 fn placeholders_by_identity(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> HashMap<u64, NodeInput> {
     // A tensor passed twice is described by its last placeholder.
-    graph
-        .nodes(db)
+    input_args(db, graph)
         .iter()
-        .filter_map(|n| {
-            let s = n.structure(db);
-            matches!(s.op, NodeOp::Placeholder { .. })
-                .then_some(s.tensor_id)
-                .flatten()
-                .map(|id| (id, *n))
-        })
+        .flatten()
+        .filter_map(|a| Some((a.tensor_id?, a.placeholder)))
         .collect()
 }
 
@@ -73,19 +66,63 @@ fn placeholders_by_identity(
 struct ArgReader<'db> {
     db: &'db dyn salsa::Database,
     graph: GraphInput,
-    kept: &'db [(usize, NodeInput)],
+    kept: &'db [KeptArg],
     leafified: &'db [usize],
 }
 
-/// Flat position and placeholder of each post-dedupe argument.
+/// A placeholder as merging reads it, before its geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct InputArg {
+    placeholder: NodeInput,
+    tensor_id: Option<u64>,
+    base_tensor_id: Option<u64>,
+    /// What merging groups by. A tensor without an identity is no view
+    /// candidate: like a non-tensor, it has none.
+    storage: Option<u64>,
+}
+
+/// Every placeholder's [`InputArg`]. It reads no geometry, so a shape or
+/// stride edit confirms it without visiting the placeholders.
 #[salsa::tracked(returns(ref))]
-fn kept_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Vec<(usize, NodeInput)>> {
+fn input_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Vec<InputArg>> {
     let trace = ok(alias_trace(db, graph))?;
-    let d = ok(dedupe(db, graph))?;
     let nodes = graph.nodes(db);
-    Ok(d.kept_positions(trace.input_nodes.len())
+    Ok(trace
+        .input_nodes
+        .iter()
+        .filter_map(|&n| {
+            let placeholder = *nodes.get(n)?;
+            let s = placeholder.structure(db);
+            Some(InputArg {
+                placeholder,
+                tensor_id: s.tensor_id,
+                base_tensor_id: s.base_tensor_id,
+                storage: s.tensor_id.and(placeholder.facts(db).storage),
+            })
+        })
+        .collect())
+}
+
+/// A post-dedupe argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct KeptArg {
+    /// Among the flat (pre-dedupe) arguments.
+    position: usize,
+    arg: InputArg,
+}
+
+#[salsa::tracked(returns(ref))]
+fn kept_args(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Vec<KeptArg>> {
+    let args = ok(input_args(db, graph))?;
+    let d = ok(dedupe(db, graph))?;
+    Ok(d.kept_positions(args.len())
         .into_iter()
-        .filter_map(|p| Some((p, *nodes.get(*trace.input_nodes.get(p)?)?)))
+        .filter_map(|position| {
+            Some(KeptArg {
+                position,
+                arg: *args.get(position)?,
+            })
+        })
         .collect())
 }
 
@@ -128,18 +165,14 @@ impl MergeInputs for ArgReader<'_> {
         self.kept.len()
     }
 
-    // A tensor without an identity is no view candidate: it counts as a non-tensor.
     fn storage(&self, i: usize) -> Option<u64> {
-        let (_, node) = self.kept.get(i)?;
-        node.structure(self.db).tensor_id?;
-        node.facts(self.db).storage
+        self.kept.get(i)?.arg.storage
     }
 
     fn tensor(&self, i: usize) -> Option<ArgTensor> {
-        let &(p, node) = self.kept.get(i)?;
-        let s = node.structure(self.db);
-        let id = s.tensor_id?;
-        let t = node.value(self.db).as_tensor()?;
+        let KeptArg { position: p, arg } = *self.kept.get(i)?;
+        let id = arg.tensor_id?;
+        let t = arg.placeholder.value(self.db).as_tensor()?;
         // A leafified duplicate is a new detached object: no base, its own identity.
         let leafified = self.leafified.contains(&p);
         Some(ArgTensor {
@@ -151,7 +184,7 @@ impl MergeInputs for ArgReader<'_> {
             base: if leafified {
                 None
             } else {
-                s.base_tensor_id.and_then(|b| self.base(b))
+                arg.base_tensor_id.and_then(|b| self.base(b))
             },
         })
     }
@@ -230,7 +263,7 @@ pub fn storage_groups<'db>(
         .map(|(storage, members)| {
             let symbolic: Vec<SymView> = members
                 .iter()
-                .filter_map(|&i| args.kept.get(i)?.1.value(db).as_tensor())
+                .filter_map(|&i| args.kept.get(i)?.arg.placeholder.value(db).as_tensor())
                 .map(|t| SymView {
                     shape: t.geometry.shape.clone(),
                     stride: t.geometry.stride.clone(),
