@@ -2,10 +2,12 @@
 //! function of `analysis` to the inputs it reads; the split follows what
 //! changes together, so salsa's early cutoff stops an edit early.
 
+mod args;
 mod meta;
 mod rewrite;
 mod signature;
 
+pub use args::merge_args;
 pub use meta::*;
 pub use rewrite::*;
 #[allow(unused_imports)]
