@@ -120,8 +120,8 @@ fn alternate_set(
         .iter()
         .zip(&edited.nodes)
         .zip(inputs)
-        .filter(|((a, b), _)| a.val != b.val)
-        .map(|((a, b), input)| (input, a.val.clone(), b.val.clone()))
+        .filter(|((a, b), _)| a.val() != b.val())
+        .map(|((a, b), input)| (input, a.val().clone(), b.val().clone()))
         .collect();
     let mut flip = false;
     group.bench_function(name, |b| {

@@ -15,7 +15,7 @@ use salsa::{Durability, Setter};
 use crate::analysis::signature::{ArgKind, Constant};
 use crate::ir::dtype::is_floating_point;
 use crate::ir::{
-    Autograd, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
+    fingerprint, Autograd, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
 };
 pub use crate::overlap::Mode as OverlapMode;
 
@@ -52,6 +52,10 @@ pub struct NodeInput {
     /// The value the node produced: shapes, strides, autograd flags.
     #[returns(ref)]
     pub value: Value,
+    /// [`Node::fingerprint`] of structure and value: `Session::update`
+    /// compares versions through it. No query reads it.
+    #[returns(copy)]
+    pub fingerprint: u64,
 }
 
 /// A value's facts that change less often than its geometry, derived from
@@ -164,8 +168,10 @@ impl Database {
     }
 
     /// A new node input, its fields at the durabilities the module explains.
-    pub fn add_node(&self, Node { structure, val }: Node) -> NodeInput {
-        NodeInput::builder(structure, ValueFacts::of(&val), val)
+    pub fn add_node(&self, node: Node) -> NodeInput {
+        let fingerprint = node.fingerprint();
+        let (structure, val) = node.into_parts();
+        NodeInput::builder(structure, ValueFacts::of(&val), val, fingerprint)
             .structure_durability(Durability::HIGH)
             .facts_durability(Durability::MEDIUM)
             .new(self)
@@ -178,6 +184,8 @@ impl Database {
         if *node.facts(self) != facts {
             node.set_facts(self).to(facts);
         }
+        let print = fingerprint(node.structure(self), &value);
+        node.set_fingerprint(self).to(print);
         node.set_value(self).to(value);
     }
 
@@ -188,6 +196,29 @@ impl Database {
 
     /// Replaces one node's structure (op, target, args, identities).
     pub fn set_node_structure(&mut self, node: NodeInput, structure: NodeStructure) {
+        let print = fingerprint(&structure, node.value(self));
+        node.set_fingerprint(self).to(print);
         node.set_structure(self).to(structure);
+    }
+
+    /// Replaces what differs of one node, and says what did: (structure, value).
+    pub fn set_node(&mut self, input: NodeInput, node: &Node) -> (bool, bool) {
+        if input.fingerprint(self) == node.fingerprint() {
+            return (false, false);
+        }
+        let structure_differs = *input.structure(self) != *node.structure();
+        if structure_differs {
+            input.set_structure(self).to(node.structure().clone());
+        }
+        let value_differs = *input.value(self) != *node.val();
+        if value_differs {
+            let facts = ValueFacts::of(node.val());
+            if *input.facts(self) != facts {
+                input.set_facts(self).to(facts);
+            }
+            input.set_value(self).to(node.val().clone());
+        }
+        input.set_fingerprint(self).to(node.fingerprint());
+        (structure_differs, value_differs)
     }
 }

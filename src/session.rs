@@ -118,11 +118,12 @@ impl Session {
         let mut by_name: Option<HashMap<Arc<str>, NodeInput>> = None;
         let mut nodes = Vec::with_capacity(new.nodes.len());
         for (i, node) in new.nodes.iter().enumerate() {
-            let name = &node.structure.name;
-            // (matched node, whether its structure is already known equal)
+            let name = &node.structure().name;
+            // Compared through fingerprints taken when the nodes were built:
+            // an unchanged node costs one integer comparison.
             let matched = match old.get(i) {
-                Some(&n) if *n.structure(db) == node.structure => Some((n, true)),
-                Some(&n) if n.structure(db).name == *name => Some((n, false)),
+                Some(&n) if n.fingerprint(db) == node.fingerprint() => Some(n),
+                Some(&n) if n.structure(db).name == *name => Some(n),
                 _ => by_name
                     .get_or_insert_with(|| {
                         old.iter()
@@ -130,18 +131,13 @@ impl Session {
                             .collect()
                     })
                     .get(name)
-                    .map(|&n| (n, false)),
+                    .copied(),
             };
             match matched {
-                Some((input, same_structure)) => {
-                    if !same_structure && *input.structure(db) != node.structure {
-                        db.set_node_structure(input, node.structure.clone());
-                        summary.structures_changed += 1;
-                    }
-                    if *input.value(db) != node.val {
-                        db.set_node_value(input, node.val.clone());
-                        summary.values_changed += 1;
-                    }
+                Some(input) => {
+                    let (structure, value) = db.set_node(input, node);
+                    summary.structures_changed += usize::from(structure);
+                    summary.values_changed += usize::from(value);
                     nodes.push(Some(input));
                 }
                 None => {
@@ -167,8 +163,7 @@ impl Session {
                 }
                 match self.spare.pop() {
                     Some(spare) => {
-                        db.set_node_structure(spare, node.structure.clone());
-                        db.set_node_value(spare, node.val.clone());
+                        db.set_node(spare, node);
                         spare
                     }
                     None => db.add_node(node.clone()),

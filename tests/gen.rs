@@ -77,8 +77,8 @@ fn invariants(g: &Graph) {
     let mut names = HashSet::new();
     let mut kinds = Vec::new();
     for n in &g.nodes {
-        assert!(names.insert(n.structure.name.clone()), "duplicate name");
-        if let NodeOp::Placeholder { kind, .. } = &n.structure.op {
+        assert!(names.insert(n.structure().name.clone()), "duplicate name");
+        if let NodeOp::Placeholder { kind, .. } = &n.structure().op {
             kinds.push(*kind);
         }
     }
@@ -91,8 +91,10 @@ fn invariants(g: &Graph) {
     let params_buffers = kinds.iter().filter(|k| rank(k) < 2).count();
     assert_eq!(g.config.num_params_buffers, params_buffers);
     let any_input_requires_grad = g.nodes.iter().any(|n| {
-        matches!(n.structure.op, NodeOp::Placeholder { .. })
-            && n.val.as_tensor().is_some_and(|t| t.autograd.requires_grad)
+        matches!(n.structure().op, NodeOp::Placeholder { .. })
+            && n.val()
+                .as_tensor()
+                .is_some_and(|t| t.autograd.requires_grad)
     });
     assert_eq!(g.config.is_train, any_input_requires_grad);
 
@@ -101,7 +103,7 @@ fn invariants(g: &Graph) {
     let all_values = g
         .nodes
         .iter()
-        .flat_map(|n| tensors(&n.val))
+        .flat_map(|n| tensors(n.val()))
         .chain(g.input_bases.iter().map(|b| b.val.clone()));
     for t in all_values {
         assert!(
@@ -114,18 +116,18 @@ fn invariants(g: &Graph) {
     }
 
     // Tensor ids: the caller's tensors, then input bases, then new objects.
-    let is_placeholder = |n: &&ir::Node| matches!(n.structure.op, NodeOp::Placeholder { .. });
+    let is_placeholder = |n: &&ir::Node| matches!(n.structure().op, NodeOp::Placeholder { .. });
     let order: Vec<u64> = g
         .nodes
         .iter()
         .filter(is_placeholder)
-        .filter_map(|n| n.structure.tensor_id)
+        .filter_map(|n| n.structure().tensor_id)
         .chain(g.input_bases.iter().map(|b| b.tensor_id))
         .chain(
             g.nodes
                 .iter()
                 .filter(|n| !is_placeholder(n))
-                .filter_map(|n| n.structure.tensor_id),
+                .filter_map(|n| n.structure().tensor_id),
         )
         .collect();
     let mut next_id = 0;
@@ -144,8 +146,8 @@ fn invariants(g: &Graph) {
         .map(|b| (b.tensor_id, b.val.clone()))
         .collect();
     for n in &g.nodes {
-        let s = &n.structure;
-        for t in tensors(&n.val) {
+        let s = n.structure();
+        for t in tensors(n.val()) {
             let a = t.autograd;
             assert_eq!(a.is_leaf, a.grad_fn == ir::GradFn::None, "{}", s.name);
             assert!(a.requires_grad || a.is_leaf, "{}", s.name);
@@ -161,7 +163,7 @@ fn invariants(g: &Graph) {
                 s.name
             );
         }
-        let Some(t) = n.val.as_tensor() else {
+        let Some(t) = n.val().as_tensor() else {
             continue;
         };
         let id = s.tensor_id.expect("a tensor node has a tensor_id");
@@ -186,7 +188,7 @@ fn invariants(g: &Graph) {
     let called: HashSet<&str> = g
         .nodes
         .iter()
-        .map(|n| &*n.structure.target)
+        .map(|n| &*n.structure().target)
         .filter(|t| t.starts_with("aten."))
         .collect();
     let declared: HashSet<&str> = g.operators.keys().map(String::as_str).collect();

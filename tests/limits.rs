@@ -30,8 +30,8 @@ fn tensor(shape: &[i64], stride: &[i64], offset: i64, storage: u64, nbytes: i64)
 }
 
 fn node(name: &str, op: NodeOp, target: &str, args: Vec<Arg>, val: Value, id: Option<u64>) -> Node {
-    Node {
-        structure: NodeStructure {
+    Node::new(
+        NodeStructure {
             name: Arc::from(name),
             op,
             target: Arc::from(target),
@@ -41,7 +41,7 @@ fn node(name: &str, op: NodeOp, target: &str, args: Vec<Arg>, val: Value, id: Op
             base_tensor_id: None,
         },
         val,
-    }
+    )
 }
 
 /// `x`, then `n` views each of the previous one, a write through the last, and the last returned.

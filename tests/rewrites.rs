@@ -79,7 +79,7 @@ proptest! {
         let num_inputs = graph
             .nodes
             .iter()
-            .filter(|n| matches!(n.structure.op, aotio::ir::NodeOp::Placeholder { .. }))
+            .filter(|n| matches!(n.structure().op, aotio::ir::NodeOp::Placeholder { .. }))
             .count();
         let mut session = Session::from_graph(graph);
         let g = session.graph();

@@ -373,8 +373,8 @@ impl Loader {
             );
         }
         self.seen.insert(name.clone(), index);
-        Some(Node {
-            structure: NodeStructure {
+        Some(Node::new(
+            NodeStructure {
                 name,
                 op,
                 target,
@@ -384,7 +384,7 @@ impl Loader {
                 base_tensor_id,
             },
             val,
-        })
+        ))
     }
 
     fn input_kind(&mut self, at: At<'_>, obj: &Map<String, Json>) -> InputKind {
@@ -736,9 +736,9 @@ impl Loader {
         let mut seen_other = false;
         for node in nodes {
             let at = At {
-                node: Some(&node.structure.name),
+                node: Some(&node.structure().name),
             };
-            match node.structure.op {
+            match node.structure().op {
                 NodeOp::Placeholder { .. } if seen_other => {
                     self.error(at, "op", "placeholders must come before every other node");
                 }
@@ -748,14 +748,14 @@ impl Loader {
         }
         let outputs: Vec<&Node> = nodes
             .iter()
-            .filter(|n| n.structure.op == NodeOp::Output)
+            .filter(|n| n.structure().op == NodeOp::Output)
             .collect();
         match (outputs.as_slice(), nodes.last()) {
             ([only], Some(last)) if std::ptr::eq(*only, last) => {
-                if !matches!(only.structure.args.as_slice(), [Arg::List(_)]) {
+                if !matches!(only.structure().args.as_slice(), [Arg::List(_)]) {
                     self.error(
                         At {
-                            node: Some(&only.structure.name),
+                            node: Some(&only.structure().name),
                         },
                         "args",
                         "the output node takes one argument: the list of returned values",
@@ -774,7 +774,7 @@ impl Loader {
     /// Every ATen call needs a schema, from the dump or the built-in table.
     fn check_operators(&mut self, nodes: &[Node], operators: &Operators) {
         for node in nodes {
-            let s = &node.structure;
+            let s = node.structure();
             if s.op != NodeOp::CallFunction || !s.target.starts_with("aten.") {
                 continue;
             }

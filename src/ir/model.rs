@@ -193,8 +193,50 @@ pub struct Graph {
     pub out_spec: Option<serde_json::Value>,
 }
 
+/// A node and the value it produced, immutable once built so that its
+/// fingerprint always describes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node {
-    pub structure: NodeStructure,
-    pub val: Value,
+    structure: NodeStructure,
+    val: Value,
+    fingerprint: u64,
+}
+
+impl Node {
+    pub fn new(structure: NodeStructure, val: Value) -> Node {
+        let fingerprint = fingerprint(&structure, &val);
+        Node {
+            structure,
+            val,
+            fingerprint,
+        }
+    }
+
+    pub fn structure(&self) -> &NodeStructure {
+        &self.structure
+    }
+
+    pub fn val(&self) -> &Value {
+        &self.val
+    }
+
+    /// A hash of structure and value, taken when the node is built: two
+    /// versions of a graph are compared node by node through it, without
+    /// walking the nodes again.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    pub fn into_parts(self) -> (NodeStructure, Value) {
+        (self.structure, self.val)
+    }
+}
+
+/// The fingerprint of a node with this structure and value. Keyed per
+/// process, so that no dump can be built to collide with another.
+pub fn fingerprint(structure: &NodeStructure, val: &Value) -> u64 {
+    use std::hash::BuildHasher;
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    KEYS.get_or_init(std::hash::RandomState::new)
+        .hash_one((structure, val))
 }
