@@ -12,7 +12,7 @@ use crate::analysis::signature::Signatures;
 use crate::analysis::synthetic_base::SyntheticBaseReport;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
-use crate::ir::{self, Graph, LoadError};
+use crate::ir::{self, Graph, LoadError, Node};
 use crate::queries;
 use crate::queries::{Guard, OverlappingInputs, SymbolicOverlap};
 
@@ -22,6 +22,10 @@ pub struct Session {
     graph: GraphInput,
     /// Inputs of removed nodes, for reuse.
     spare: Vec<NodeInput>,
+    /// The fingerprints of the graph's nodes in order, kept beside the
+    /// database so that `update` compares them without a lookup per node.
+    /// Dropped whenever the database is handed out for direct edits.
+    fingerprints: Option<Vec<u64>>,
 }
 
 /// What [`Session::update`] changed.
@@ -96,11 +100,13 @@ impl Session {
     }
 
     pub fn with_database(db: Database, graph: Graph) -> Session {
+        let fingerprints = graph.nodes.iter().map(Node::fingerprint).collect();
         let graph = db.add_graph(graph);
         Session {
             db,
             graph,
             spare: Vec::new(),
+            fingerprints: Some(fingerprints),
         }
     }
 
@@ -113,6 +119,10 @@ impl Session {
         let graph = self.graph;
         let mut summary = UpdateSummary::default();
         let old: Vec<NodeInput> = graph.nodes(db).clone();
+        let old_prints = match self.fingerprints.take() {
+            Some(prints) if prints.len() == old.len() => prints,
+            _ => old.iter().map(|n| n.fingerprint(db)).collect(),
+        };
         // Most recompilations keep the order: match by position, and index
         // the old nodes by name only once a name is not where it was.
         let mut by_name: Option<HashMap<Arc<str>, NodeInput>> = None;
@@ -122,7 +132,10 @@ impl Session {
             // Compared through fingerprints taken when the nodes were built:
             // an unchanged node costs one integer comparison.
             let matched = match old.get(i) {
-                Some(&n) if n.fingerprint(db) == node.fingerprint() => Some(n),
+                Some(&n) if old_prints.get(i) == Some(&node.fingerprint()) => {
+                    nodes.push(Some(n));
+                    continue;
+                }
                 Some(&n) if n.structure(db).name == *name => Some(n),
                 _ => by_name
                     .get_or_insert_with(|| {
@@ -173,6 +186,7 @@ impl Session {
         if old != nodes {
             graph.set_nodes(db).to(nodes);
         }
+        self.fingerprints = Some(new.nodes.iter().map(Node::fingerprint).collect());
         macro_rules! update_field {
             ($get:ident, $set:ident, $value:expr) => {
                 if *graph.$get(db) != $value {
@@ -201,6 +215,7 @@ impl Session {
     }
 
     pub fn db_mut(&mut self) -> &mut Database {
+        self.fingerprints = None;
         &mut self.db
     }
 

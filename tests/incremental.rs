@@ -150,6 +150,31 @@ fn renaming_a_node_reuses_the_removed_nodes_input() {
 }
 
 #[test]
+fn update_after_a_direct_edit_restores_the_dump() {
+    let base = dump("incremental/two_storages.json");
+    let mut session = analysed(&base);
+    let fresh = serde_json::to_value(session.report().expect("analyses")).expect("json");
+    let x = *session
+        .graph()
+        .nodes(session.db())
+        .iter()
+        .find(|n| &*n.structure(session.db()).name == "x")
+        .expect("the dump has x");
+    let aotio::ir::Value::Tensor(mut meta) = x.value(session.db()).clone() else {
+        panic!("x is a tensor");
+    };
+    meta.autograd.requires_grad = true;
+    session
+        .db_mut()
+        .set_node_value(x, aotio::ir::Value::Tensor(meta));
+    let edited = serde_json::to_value(session.report().expect("analyses")).expect("json");
+    assert_ne!(edited, fresh, "the direct edit changes the analysis");
+    session.update(&graph(&base));
+    let restored = serde_json::to_value(session.report().expect("analyses")).expect("json");
+    assert_eq!(restored, fresh);
+}
+
+#[test]
 fn editing_an_unrelated_op_leaves_overlap_alone() {
     let base = dump("incremental/two_storages.json");
     check(
