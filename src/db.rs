@@ -180,12 +180,16 @@ impl Database {
     /// Replaces one node's value (new shapes, strides, flags); its facts
     /// are set only when they differ, so results reading only them stay valid.
     pub fn set_node_value(&mut self, node: NodeInput, value: Value) {
+        let print = fingerprint(node.structure(self), &value);
+        node.set_fingerprint(self).to(print);
+        self.write_value(node, value);
+    }
+
+    fn write_value(&mut self, node: NodeInput, value: Value) {
         let facts = ValueFacts::of(&value);
         if *node.facts(self) != facts {
             node.set_facts(self).to(facts);
         }
-        let print = fingerprint(node.structure(self), &value);
-        node.set_fingerprint(self).to(print);
         node.set_value(self).to(value);
     }
 
@@ -212,11 +216,7 @@ impl Database {
         }
         let value_differs = *input.value(self) != *node.val();
         if value_differs {
-            let facts = ValueFacts::of(node.val());
-            if *input.facts(self) != facts {
-                input.set_facts(self).to(facts);
-            }
-            input.set_value(self).to(node.val().clone());
+            self.write_value(input, node.val().clone());
         }
         input.set_fingerprint(self).to(node.fingerprint());
         (structure_differs, value_differs)
