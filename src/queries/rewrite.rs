@@ -189,6 +189,20 @@ pub fn symbolic_overlap(
     ))
 }
 
+/// Each placeholder's Dynamo source, in input order. Structure only: a
+/// value edit confirms it without visiting the nodes.
+#[salsa::tracked(returns(ref))]
+fn input_sources(db: &dyn salsa::Database, graph: GraphInput) -> Vec<Option<String>> {
+    graph
+        .nodes(db)
+        .iter()
+        .filter_map(|n| match &n.structure(db).op {
+            NodeOp::Placeholder { source, .. } => Some(source.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `StorageOverlap` guards PyTorch 2.15 installs: for each symbolic group
 /// that `merge_view_inputs` examines (two or more members, one data-mutated),
 /// when the inputs have Dynamo sources.
@@ -196,18 +210,11 @@ pub fn symbolic_overlap(
 pub fn aot_guards(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Vec<Guard>>> {
     let meta = post_dedupe_meta(db, graph)?;
     let d = ok(dedupe(db, graph))?;
-    let sources: Vec<Option<&str>> = graph
-        .nodes(db)
-        .iter()
-        .filter_map(|n| match &n.structure(db).op {
-            NodeOp::Placeholder { source, .. } => Some(source.as_deref()),
-            _ => None,
-        })
-        .collect();
+    let sources = input_sources(db, graph);
     let kept = d.kept_positions(sources.len());
     let source_of = |i: usize| -> String {
         kept.get(i)
-            .and_then(|&p| sources.get(p).copied().flatten())
+            .and_then(|&p| sources.get(p)?.as_deref())
             .unwrap_or("?")
             .to_owned()
     };
