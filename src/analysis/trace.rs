@@ -7,6 +7,9 @@
 //! flags, so editing tensor metadata never re-runs it.
 
 use std::collections::HashMap;
+
+/// The whole-graph pass builds maps over every node: hashed fast, with a seed.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use super::error::AnalysisError;
@@ -134,9 +137,9 @@ enum Element {
 struct Tracer<'a> {
     nodes: &'a [&'a NodeStructure],
     ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
-    index_of: HashMap<&'a str, usize>,
+    index_of: FastMap<&'a str, usize>,
     produced: Vec<Produced>,
-    by_id: HashMap<u64, ObjectIdx>,
+    by_id: FastMap<u64, ObjectIdx>,
     grad_enabled: bool,
     py_storages: usize,
     out: AliasTrace,
@@ -157,7 +160,7 @@ pub fn trace<'a>(
             .map(|(i, n)| (&*n.name, i))
             .collect(),
         produced: Vec::with_capacity(nodes.len()),
-        by_id: HashMap::new(),
+        by_id: FastMap::default(),
         grad_enabled,
         py_storages: 0,
         out: AliasTrace {
