@@ -74,29 +74,26 @@ fn analysed(graph: &Graph) -> Session {
     session
 }
 
-/// `update` to `a`, `b`, `a`, ... and a report after each.
-fn alternate(
+/// Edits `session` towards the edited version and back, alternately, and
+/// reports after each: `prepare(towards_edited)` builds the edit outside the
+/// timing, `apply` makes it; whatever `prepare` built is freed outside too.
+fn alternate<I>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
-    f: &Fixture,
-    edited: &Graph,
     batch: BatchSize,
+    session: &mut Session,
+    mut prepare: impl FnMut(bool) -> I,
+    mut apply: impl FnMut(&mut Session, &mut I),
 ) {
-    let mut session = analysed(&f.base);
-    let mut flip = false;
+    let mut towards_edited = false;
     group.bench_function(name, |b| {
-        // The caller owns the new graph and frees it outside the timing.
         b.iter_batched_ref(
             || {
-                flip = !flip;
-                if flip {
-                    edited.clone()
-                } else {
-                    f.base.clone()
-                }
+                towards_edited = !towards_edited;
+                prepare(towards_edited)
             },
-            |graph| {
-                session.update(graph);
+            |edit| {
+                apply(session, edit);
                 session.report().expect("analyses")
             },
             batch,
@@ -104,8 +101,29 @@ fn alternate(
     });
 }
 
+/// `Session::update` with the whole edited graph, then the base again.
+fn by_update(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    f: &Fixture,
+    edited: &Graph,
+    batch: BatchSize,
+) {
+    let mut session = analysed(&f.base);
+    let version = |towards_edited| {
+        if towards_edited {
+            edited.clone()
+        } else {
+            f.base.clone()
+        }
+    };
+    alternate(group, name, batch, &mut session, version, |s, graph| {
+        s.update(graph);
+    });
+}
+
 /// The edit's changed node values, set on the inputs directly.
-fn alternate_set(
+fn by_direct_edit(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
     f: &Fixture,
@@ -123,26 +141,18 @@ fn alternate_set(
         .filter(|((a, b), _)| a.val() != b.val())
         .map(|((a, b), input)| (input, a.val().clone(), b.val().clone()))
         .collect();
-    let mut flip = false;
-    group.bench_function(name, |b| {
-        b.iter_batched(
-            || {
-                flip = !flip;
-                changes
-                    .iter()
-                    .map(|(input, before, after)| {
-                        (*input, if flip { after.clone() } else { before.clone() })
-                    })
-                    .collect::<Vec<_>>()
-            },
-            |values| {
-                for (input, value) in values {
-                    session.db_mut().set_node_value(input, value);
-                }
-                session.report().expect("analyses")
-            },
-            batch,
-        )
+    let values = |towards_edited| -> Vec<(NodeInput, Value)> {
+        changes
+            .iter()
+            .map(|(input, before, after)| {
+                (*input, if towards_edited { after } else { before }.clone())
+            })
+            .collect()
+    };
+    alternate(group, name, batch, &mut session, values, |s, values| {
+        for (input, value) in std::mem::take(values) {
+            s.db_mut().set_node_value(input, value);
+        }
     });
 }
 
@@ -182,10 +192,10 @@ fn incremental(c: &mut Criterion) {
             b.iter_with_large_drop(|| session.report().expect("analyses"))
         });
         drop(session);
-        alternate(&mut group, "tensor_metadata", &f, &f.metadata, batch);
-        alternate_set(&mut group, "tensor_metadata_set", &f, &f.metadata, batch);
-        alternate(&mut group, "op", &f, &f.op, batch);
-        alternate(&mut group, "input_aliasing", &f, &f.aliasing, batch);
+        by_update(&mut group, "tensor_metadata", &f, &f.metadata, batch);
+        by_direct_edit(&mut group, "tensor_metadata_set", &f, &f.metadata, batch);
+        by_update(&mut group, "op", &f, &f.op, batch);
+        by_update(&mut group, "input_aliasing", &f, &f.aliasing, batch);
         group.finish();
     }
 }

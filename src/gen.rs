@@ -772,6 +772,20 @@ impl Builder {
 
     /// A view of `of`: its storage, its `requires_grad`; a graph node of its
     /// own only when made with grad on.
+    /// An elementwise op of `first` and `others`: a new tensor shaped like `first`.
+    fn pointwise(
+        &mut self,
+        target: &'static str,
+        first: &Ref,
+        others: &[&Ref],
+    ) -> Result<Ref, GenError> {
+        let inputs: Vec<&Ref> = std::iter::once(first)
+            .chain(others.iter().copied())
+            .collect();
+        let args = Json::Array(inputs.iter().map(|r| r.arg()).collect());
+        self.fresh(target, args, &inputs, first.val.shape.clone(), FLOAT)
+    }
+
     fn view_val(&self, of: &Ref, g: Geometry) -> TensorVal {
         let mut val = of
             .val
@@ -1145,13 +1159,7 @@ fn decoder(opts: &GenOptions, dims: &Dims, activations: &[Activation]) -> Result
             FLOAT,
         )?;
         let out = linear_3d(&mut b, &attn, &params.proj, &bs, dims.model, dims.model)?;
-        h = b.fresh(
-            "aten.add.Tensor",
-            json!([h.arg(), out.arg()]),
-            &[&h, &out],
-            h.val.shape.clone(),
-            FLOAT,
-        )?;
+        h = b.pointwise("aten.add.Tensor", &h, &[&out])?;
         presents.push(b.view(
             "aten.slice.Tensor",
             json!([k_cache.arg(), 1, 0, seq_end.clone()]),
@@ -1164,33 +1172,15 @@ fn decoder(opts: &GenOptions, dims: &Dims, activations: &[Activation]) -> Result
         let flat = flatten(&mut b, &ln, &bs, dims.model)?;
         let hidden = linear_2d(&mut b, &flat, &params.fc1, &bs, dims.ffn)?;
         let hidden = match act {
-            Activation::Gelu => b.fresh(
-                "aten.gelu.default",
-                json!([hidden.arg()]),
-                &[&hidden],
-                hidden.val.shape.clone(),
-                FLOAT,
-            )?,
-            Activation::Relu => b.fresh(
-                "aten.relu.default",
-                json!([hidden.arg()]),
-                &[&hidden],
-                hidden.val.shape.clone(),
-                FLOAT,
-            )?,
+            Activation::Gelu => b.pointwise("aten.gelu.default", &hidden, &[])?,
+            Activation::Relu => b.pointwise("aten.relu.default", &hidden, &[])?,
             Activation::ReluInplace => {
                 b.inplace("aten.relu_.default", json!([hidden.arg()]), &hidden, &[])
             }
         };
         let out = linear_2d(&mut b, &hidden, &params.fc2, &bs, dims.model)?;
         let out = unflatten(&mut b, &out, &s, dims.model)?;
-        h = b.fresh(
-            "aten.add.Tensor",
-            json!([h.arg(), out.arg()]),
-            &[&h, &out],
-            h.val.shape.clone(),
-            FLOAT,
-        )?;
+        h = b.pointwise("aten.add.Tensor", &h, &[&out])?;
     }
 
     // Head: mix in the (mutated) history window, normalise, project the last
@@ -1202,13 +1192,7 @@ fn decoder(opts: &GenOptions, dims: &Dims, activations: &[Activation]) -> Result
         vec![d.clone()],
         FLOAT,
     )?;
-    h = b.fresh(
-        "aten.add.Tensor",
-        json!([h.arg(), mixed.arg()]),
-        &[&h, &mixed],
-        h.val.shape.clone(),
-        FLOAT,
-    )?;
+    h = b.pointwise("aten.add.Tensor", &h, &[&mixed])?;
     let ln = layer_norm(&mut b, &h, &ln_f)?;
     let last = b.view(
         "aten.select.int",
