@@ -41,6 +41,9 @@ pub struct GraphInput {
     pub overlap_mode: OverlapMode,
 }
 
+/// One node. Edit it through `Database::set_node_value`, `set_node_structure`
+/// or `set_node`, which keep its facts and fingerprint in step with it; the
+/// setters salsa generates do not.
 #[salsa::input(debug)]
 pub struct NodeInput {
     /// Op, target, args, identities: what the alias analysis reads.
