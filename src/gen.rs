@@ -31,6 +31,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::ir::dtype::itemsize;
 use crate::ir::expr::{ExprError, SizeExpr};
+use crate::schema::{builtin_schema, builtin_tags};
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -542,40 +543,10 @@ impl TensorVal {
 // Building a graph
 // ---------------------------------------------------------------------------------------------
 
-/// Schemas and tags (among the six of format §4.1) of every operator the
-/// generator and the edits use, exactly as PyTorch prints them.
-#[rustfmt::skip]
-const OPERATORS: &[(&str, &str, &[&str])] = &[
-    ("aten._softmax.default", "aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", &[]),
-    ("aten.add.Tensor", "aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor", &[]),
-    ("aten.add_.Tensor", "aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)", &["inplace"]),
-    ("aten.addmm.default", "aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor", &[]),
-    ("aten.bmm.default", "aten::bmm(Tensor self, Tensor mat2) -> Tensor", &[]),
-    ("aten.copy_.default", "aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)", &["inplace"]),
-    ("aten.gelu.default", "aten::gelu(Tensor self, *, str approximate=\"none\") -> Tensor", &[]),
-    ("aten.index_copy_.default", "aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)", &["inplace"]),
-    ("aten.mul.Tensor", "aten::mul.Tensor(Tensor self, Tensor other) -> Tensor", &[]),
-    ("aten.mul_.Tensor", "aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)", &["inplace"]),
-    ("aten.native_layer_norm.default", "aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)", &[]),
-    ("aten.relu.default", "aten::relu(Tensor self) -> Tensor", &[]),
-    ("aten.relu_.default", "aten::relu_(Tensor(a!) self) -> Tensor(a!)", &["inplace"]),
-    ("aten.select.int", "aten::select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)", &[]),
-    ("aten.slice.Tensor", "aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)", &[]),
-    ("aten.split.Tensor", "aten::split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[]", &[]),
-    ("aten.sub.Tensor", "aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor", &[]),
-    ("aten.sum.dim_IntList", "aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor", &[]),
-    ("aten.sym_size.int", "aten::sym_size.int(Tensor self, int dim) -> SymInt", &[]),
-    ("aten.t.default", "aten::t(Tensor(a) self) -> Tensor(a)", &[]),
-    ("aten.transpose.int", "aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)", &[]),
-    ("aten.unbind.int", "aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]", &[]),
-    ("aten.view.default", "aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)", &[]),
-];
-
+/// The schema and tags the dump records for an operator the generator or an
+/// edit uses: the built-in table's, which are PyTorch's own text.
 fn known_operator(target: &str) -> Option<(&'static str, &'static [&'static str])> {
-    OPERATORS
-        .iter()
-        .find(|(t, _, _)| *t == target)
-        .map(|(_, schema, tags)| (*schema, *tags))
+    Some((builtin_schema(target)?, builtin_tags(target)?))
 }
 
 /// A node whose value is one tensor, as later nodes use it.
