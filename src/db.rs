@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use salsa::{Durability, Setter};
 
-use crate::analysis::signature::{ArgKind, Constant};
+use crate::analysis::collect::python_type;
+use crate::analysis::signature::ArgKind;
 use crate::ir::dtype::is_floating_point;
 use crate::ir::{
     fingerprint, Autograd, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
@@ -82,30 +83,8 @@ impl ValueFacts {
             autograd: tensor.map(|t| t.autograd),
             storage: tensor.map(|t| t.geometry.storage),
             is_floating: tensor.is_some_and(|t| is_floating_point(&t.geometry.dtype)),
-            arg_kind: match value {
-                Value::Tensor(_) => ArgKind::Tensor,
-                Value::SymInt(_) => ArgKind::SymInt,
-                Value::SymFloat(_) => ArgKind::SymFloat,
-                Value::SymBool(_) => ArgKind::SymBool,
-                Value::None => ArgKind::Constant(Constant::None),
-                Value::Int(v) => ArgKind::Constant(Constant::Int(*v)),
-                Value::Float(v) => ArgKind::Constant(Constant::Float(*v)),
-                Value::Bool(v) => ArgKind::Constant(Constant::Bool(*v)),
-                Value::Str(v) => ArgKind::Constant(Constant::Str(v.clone())),
-                Value::List(_) => ArgKind::Constant(Constant::Other("list".to_owned())),
-            },
-            type_name: match value {
-                Value::Int(_) => "int",
-                Value::SymInt(_) => "torch.SymInt",
-                Value::Float(_) => "float",
-                Value::SymFloat(_) => "torch.SymFloat",
-                Value::Bool(_) => "bool",
-                Value::SymBool(_) => "torch.SymBool",
-                Value::Str(_) => "str",
-                Value::List(_) => "list",
-                Value::None => "NoneType",
-                Value::Tensor(_) => "torch._subclasses.functional_tensor.FunctionalTensor",
-            },
+            arg_kind: ArgKind::of(value),
+            type_name: python_type(value),
         }
     }
 }

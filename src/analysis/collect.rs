@@ -12,7 +12,24 @@ use super::meta::{
 };
 use super::trace::{AliasTrace, ObjectIdx, OutputSlot};
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Geometry};
+use crate::ir::{Autograd, Geometry, Value};
+
+/// The Python type AOTAutograd sees for a value (output classification
+/// records it for non-tensor outputs).
+pub fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Int(_) => "int",
+        Value::SymInt(_) => "torch.SymInt",
+        Value::Float(_) => "float",
+        Value::SymFloat(_) => "torch.SymFloat",
+        Value::Bool(_) => "bool",
+        Value::SymBool(_) => "torch.SymBool",
+        Value::Str(_) => "str",
+        Value::List(_) => "list",
+        Value::None => "NoneType",
+        Value::Tensor(_) => "torch._subclasses.functional_tensor.FunctionalTensor",
+    }
+}
 
 /// Read access to the tensors' recorded facts, by node index.
 pub struct Facts<'a> {

@@ -24,7 +24,7 @@ use serde::{Serialize, Serializer};
 use super::error::{ExceptionType, TorchError};
 use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo};
 use super::pytree::{SpecError, TreeSpec};
-use crate::ir::{InputKind, F64};
+use crate::ir::{InputKind, Value, F64};
 
 /// Which graph `aot_export_module` traces: the forward under `no_grad`, or
 /// forward and backward of a scalar loss (`trace_joint=True`).
@@ -107,6 +107,23 @@ pub enum ArgKind {
     SymFloat,
     SymBool,
     Constant(Constant),
+}
+
+impl ArgKind {
+    pub fn of(value: &Value) -> ArgKind {
+        match value {
+            Value::Tensor(_) => ArgKind::Tensor,
+            Value::SymInt(_) => ArgKind::SymInt,
+            Value::SymFloat(_) => ArgKind::SymFloat,
+            Value::SymBool(_) => ArgKind::SymBool,
+            Value::None => ArgKind::Constant(Constant::None),
+            Value::Int(v) => ArgKind::Constant(Constant::Int(*v)),
+            Value::Float(v) => ArgKind::Constant(Constant::Float(*v)),
+            Value::Bool(v) => ArgKind::Constant(Constant::Bool(*v)),
+            Value::Str(v) => ArgKind::Constant(Constant::Str(v.clone())),
+            Value::List(_) => ArgKind::Constant(Constant::Other("list".to_owned())),
+        }
+    }
 }
 
 /// One placeholder of the dump, with what export reads of it.
