@@ -223,6 +223,16 @@ impl Session {
         self.graph
     }
 
+    /// The node input named `name`, for direct edits (a scan of the nodes).
+    pub fn node(&self, name: &str) -> Option<NodeInput> {
+        let db = &self.db;
+        self.graph
+            .nodes(db)
+            .iter()
+            .copied()
+            .find(|n| &*n.structure(db).name == name)
+    }
+
     /// The collected `ViewAndMutationMeta`.
     pub fn fw_metadata(&self) -> Result<&ViewAndMutationMeta, &AnalysisError> {
         queries::fw_metadata(&self.db, self.graph)

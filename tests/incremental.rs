@@ -154,12 +154,7 @@ fn update_after_a_direct_edit_restores_the_dump() {
     let base = dump("incremental/two_storages.json");
     let mut session = analysed(&base);
     let fresh = serde_json::to_value(session.report().expect("analyses")).expect("json");
-    let x = *session
-        .graph()
-        .nodes(session.db())
-        .iter()
-        .find(|n| &*n.structure(session.db()).name == "x")
-        .expect("the dump has x");
+    let x = session.node("x").expect("the dump has x");
     let aotio::ir::Value::Tensor(mut meta) = x.value(session.db()).clone() else {
         panic!("x is a tensor");
     };

@@ -260,11 +260,8 @@ fn editing_an_intermediate_keeps_the_signatures() {
     let before = graph_signatures(session.db(), session.graph()).clone();
     let _ = session.db().take_executed();
 
-    let node = *session
-        .graph()
-        .nodes(session.db())
-        .iter()
-        .find(|n| &*n.structure(session.db()).name == "t")
+    let node = session
+        .node("t")
         .expect("module_linear transposes its weight");
     let Value::Tensor(mut meta) = node.value(session.db()).clone() else {
         panic!("`t` is a tensor");
