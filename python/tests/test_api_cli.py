@@ -1,0 +1,30 @@
+"""`Report.to_dict()` is exactly what `aotio analyze FILE --format json` prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import GRAPHS
+
+import aotio
+
+
+def test_there_are_dumps_to_compare():
+    assert len(GRAPHS) >= 70
+
+
+@pytest.mark.parametrize("overlap", ["torch", "exact"])
+@pytest.mark.parametrize("path", GRAPHS, ids=lambda p: p.stem)
+def test_to_dict_equals_cli_json(aotio_cli, path, overlap):
+    cli = subprocess.run(
+        [aotio_cli, "analyze", path, "--format", "json", "--overlap", overlap],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = aotio.analyze(aotio.Graph.load(path), overlap=overlap)
+    assert report.to_dict() == json.loads(cli.stdout)
+    # The same text, byte for byte, and in the same key order.
+    assert report.to_json(indent=2) == cli.stdout.rstrip("\n")
