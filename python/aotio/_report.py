@@ -191,9 +191,8 @@ class ViewAndMutationMeta:
     num_outputs_aliased: int
     num_unsafe_view_outputs: int
     dynamic_outputs: bool
-    output_types: tuple = field(
-        metadata=_convert(lambda names: tuple(OutputType[n] for n in names))
-    )
+    # The types of the traced tangents (PyTorch keeps the classes), by name.
+    output_types: tuple
     is_rng_op_functionalized: bool
     num_outputs_rng_offset: int
     num_forward_returns: int
@@ -238,7 +237,7 @@ class SyntheticBase:
     """
 
     is_inference: bool
-    needed: bool
+    needed: bool | None = None
     error: TorchError | None = field(default=None, metadata=_convert(_one(TorchError)))
     synthetic_base_info: tuple | None = field(
         default=None,

@@ -281,14 +281,16 @@ impl UpdateSummary {
     }
 
     fn __repr__(&self) -> String {
+        // Field names are identifiers: quoting them Python's way is enough.
+        let fields: Vec<String> = self.fields_changed.iter().map(|f| format!("'{f}'")).collect();
         format!(
             "UpdateSummary(nodes_added={}, nodes_removed={}, structures_changed={}, \
-             values_changed={}, fields_changed={:?})",
+             values_changed={}, fields_changed=[{}])",
             self.nodes_added,
             self.nodes_removed,
             self.structures_changed,
             self.values_changed,
-            self.fields_changed
+            fields.join(", ")
         )
     }
 }
