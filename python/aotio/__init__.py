@@ -1,16 +1,20 @@
 """aotio: PyTorch AOTAutograd's input/output analysis, in Rust, for PyTorch programs.
 
-Load or trace a program into a :class:`Graph`, then :func:`analyze` it::
+Trace a program (or load a dump) into a :class:`Graph`, then :func:`analyze` it::
 
     import aotio
+    report = aotio.analyze(model, (x,))              # traces first
     report = aotio.analyze(aotio.Graph.load("dump.json"))
     report.fw_metadata.input_info[0].mutates_data
+
+:func:`trace`, :class:`TraceError` and :func:`compare` need torch and are
+imported on first use, so that loading and analysing dumps does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aotio._aotio import AnalysisError, Graph, GraphError, RawSession, UpdateSummary
 from aotio._aotio import analyze as _analyze
@@ -31,6 +35,10 @@ from aotio._report import (
     ViewAndMutationMeta,
 )
 
+if TYPE_CHECKING:  # for editors and type checkers; loaded lazily at run time
+    from aotio.compare import compare
+    from aotio.tracing import TraceError, trace
+
 __all__ = [
     "AnalysisError",
     "BackwardSignature",
@@ -48,11 +56,36 @@ __all__ = [
     "SyntheticBase",
     "TensorMeta",
     "TorchError",
+    "TraceError",
     "UpdateSummary",
     "ViewAndMutationMeta",
     "analyze",
+    "compare",
     "overlapping",
+    "trace",
 ]
+
+# Names served by modules that import torch, loaded on first use.
+_LAZY = {
+    "trace": ("aotio.tracing", "trace"),
+    "TraceError": ("aotio.tracing", "TraceError"),
+    "compare": ("aotio.compare", "compare"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aotio' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def analyze(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 
 import pytest
@@ -233,3 +234,27 @@ def test_example_in_the_repository_loads():
     g = aotio.Graph.load(REPO / "src" / "example.json")
     report = aotio.analyze(g)
     assert any(i.mutates_data for i in report.fw_metadata.input_info)
+
+
+def test_every_public_name_has_a_docstring():
+    missing = []
+    for name in aotio.__all__:
+        obj = getattr(aotio, name)
+        if not (obj.__doc__ or "").strip():
+            missing.append(name)
+        if isinstance(obj, type) and not issubclass(obj, (BaseException, enum.Enum)):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or dataclasses.is_dataclass(obj):
+                    continue
+                if not (getattr(member, "__doc__", None) or "").strip():
+                    missing.append(f"{name}.{attr}")
+    assert not missing, missing
+
+
+def test_stubs_cover_the_extension():
+    import aotio._aotio as native
+
+    stub = (REPO / "python" / "aotio" / "_aotio.pyi").read_text()
+    for name in dir(native):
+        if not name.startswith("_"):
+            assert f" {name}" in stub, f"{name} missing from _aotio.pyi"
