@@ -1,0 +1,98 @@
+"""aotio.tracing: errors, options and invariants of the dump it writes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aotio.tracing import TraceError, trace_dict
+
+
+def test_data_dependent_control_flow_names_op_and_line():
+    def branchy(x):
+        if x.sum() > 0:  # the line the error must name
+            return x + 1
+        return x - 1
+
+    with pytest.raises(TraceError) as info:
+        trace_dict(branchy, (torch.randn(3),))
+    message = str(info.value)
+    assert "aten._local_scalar_dense" in message
+    assert "if x.sum() > 0:" in message
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_data_dependent_output_shape_names_op():
+    with pytest.raises(TraceError, match="aten.nonzero"):
+        trace_dict(lambda x: x.nonzero(), (torch.randn(4),))
+
+
+def test_unrepresentable_argument_is_a_trace_error():
+    gen = torch.Generator()
+
+    def f(x):
+        return torch.rand(3, generator=gen) + x
+
+    with pytest.raises(TraceError):
+        trace_dict(f, (torch.randn(3),))
+
+
+def test_unknown_export_flavour_is_refused():
+    with pytest.raises(ValueError, match="backward"):
+        trace_dict(lambda x: x + 1, (torch.randn(2),), export=("backward",))
+
+
+def test_grad_mode_at_entry_is_the_callers():
+    with torch.no_grad():
+        dump = trace_dict(lambda x: x * 2, (torch.randn(2, requires_grad=True),))
+    assert dump["config"]["grad_enabled"] is False
+    assert torch.is_grad_enabled()
+    dump = trace_dict(lambda x: x * 2, (torch.randn(2),))
+    assert dump["config"]["grad_enabled"] is True
+
+
+def test_program_leaving_grad_off_does_not_leak_into_caller():
+    def f(x):
+        torch.set_grad_enabled(False)
+        return x + 1
+
+    dump = trace_dict(f, (torch.randn(2),))
+    assert torch.is_grad_enabled()
+    targets = [n["target"] for n in dump["nodes"]]
+    assert "torch._C._set_grad_enabled" in targets
+
+
+def test_caller_tensors_and_module_are_untouched():
+    m = torch.nn.BatchNorm1d(3)
+    x = torch.randn(4, 3)
+    before = (m.running_mean.clone(), m.num_batches_tracked.clone(), x.clone())
+    dump = trace_dict(m, (x,))
+    assert torch.equal(m.running_mean, before[0])
+    assert torch.equal(m.num_batches_tracked, before[1])
+    assert torch.equal(x, before[2])
+    kinds = [n.get("kind") for n in dump["nodes"] if n["op"] == "placeholder"]
+    assert kinds == ["parameter", "parameter", "buffer", "buffer", "buffer", "user_input"]
+
+
+def test_export_and_options_fill_config():
+    dump = trace_dict(
+        lambda x: x + 1,
+        (torch.randn(2),),
+        export=("joint", "inference"),
+        keep_input_mutations=True,
+    )
+    assert dump["config"]["export"] == ["inference", "joint"]
+    assert dump["config"]["keep_input_mutations"] is True
+
+
+def test_every_call_target_has_a_schema_and_tags():
+    m = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3), torch.nn.Dropout(0.1))
+    dump = trace_dict(m, (torch.randn(2, 3),))
+    for node in dump["nodes"]:
+        if node["op"] == "call_function" and node["target"].startswith("aten."):
+            assert node["target"] in dump["operators"]
+            assert node["target"] in dump["operator_tags"]
+    # CompositeImplicitAutograd ops never reach the dump.
+    assert "aten.linear.default" not in dump["operators"]
+    assert "aten.dropout.default" not in dump["operators"]
+    assert "aten.layer_norm.default" not in dump["operators"]
