@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 # ViewAndMutationMeta fields written out (the exact ones, conformance README).
@@ -57,7 +57,7 @@ _META_SCALARS = (
     "num_forward",
 )
 
-__all__ = ["Diff", "compare", "diff_expect", "pytorch_expect"]
+__all__ = ["Diff", "compare", "diff_expect", "pytorch_expect", "pytorch_metadata"]
 
 
 # --------------------------------------------------------------------------
@@ -284,41 +284,99 @@ def pytorch_expect(
     return out
 
 
+class _Program:
+    """A program flattened the way AOTAutograd sees it, on fresh fake inputs."""
+
+    def __init__(
+        self, fn: Any, args: tuple, kwargs: dict, *, dynamic: bool, keep_input_mutations: bool
+    ) -> None:
+        from torch._functorch._aot_autograd.descriptors import PlainAOTInput
+
+        from aotio.tracing import _Tracer
+
+        # Same inputs, sources and symbols as aotio.tracing.trace makes.
+        tr = _Tracer(fn, args, kwargs, dynamic=dynamic)
+        tr._collect_inputs()
+        tr._fakify()
+        body = tr._body()
+
+        def flat_fn(*flat: Any) -> list[Any]:
+            return body(list(flat))
+
+        self.flat_fn = flat_fn
+        self.flat_args = list(tr.fake_inputs)
+        self.descs = [PlainAOTInput(i) for i in range(len(self.flat_args))]
+        self.fake_mode = tr.fake_mode
+        self.shape_env = tr.shape_env
+        self.aot_config = _aot_config(tr.num_params_buffers, keep_input_mutations, dynamic)
+
+    @contextlib.contextmanager
+    def aot_state(self) -> Iterator[Any]:
+        """``create_aot_state`` (metadata collection and the needs_autograd choice)."""
+        from torch._functorch.aot_autograd import create_aot_state
+        from torch._guards import TracingContext, tracing
+
+        with tracing(TracingContext(self.fake_mode)), contextlib.ExitStack() as stack:
+            yield create_aot_state(
+                stack,
+                self.flat_fn,
+                self.flat_args,
+                self.descs,
+                self.aot_config,
+                self.fake_mode,
+                self.shape_env,
+            )
+
+
+def pytorch_metadata(
+    fn_or_module: Callable[..., Any],
+    args: Any,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    dynamic: bool = False,
+    keep_input_mutations: bool = False,
+) -> Any:
+    """PyTorch's ``ViewAndMutationMeta`` for a program (its metadata collection only).
+
+    Runs ``create_aot_state`` on the same fake inputs :func:`pytorch_expect`
+    uses, in the caller's grad mode; PyTorch's refusals propagate.
+    """
+    import torch._functorch.aot_autograd  # noqa: F401 - imported first, see _analysis
+
+    if not isinstance(args, (tuple, list)):
+        args = (args,)
+    program = _Program(
+        fn_or_module,
+        tuple(args),
+        dict(kwargs or {}),
+        dynamic=dynamic,
+        keep_input_mutations=keep_input_mutations,
+    )
+    with program.aot_state() as state:
+        return state.fw_metadata
+
+
 def _analysis(
     fn: Any, args: tuple, kwargs: dict, *, dynamic: bool, keep_input_mutations: bool
 ) -> dict:
     import torch
+
+    # aot_autograd first, or runtime_wrappers' imports go in a circle.
     import torch._functorch.aot_autograd
-    from torch._functorch._aot_autograd.descriptors import PlainAOTInput
     from torch._functorch._aot_autograd.input_output_analysis import (
         compute_overlapping_inputs,
         create_synthetic_base_metadata,
     )
     from torch._functorch._aot_autograd.runtime_wrappers import AOTDedupeWrapper, merge_view_inputs
-    from torch._functorch.aot_autograd import create_aot_state
-    from torch._guards import TracingContext, tracing
     from torch.multiprocessing.reductions import StorageWeakRef
 
-    from aotio.tracing import _Tracer
-
-    tr = _Tracer(fn, args, kwargs, dynamic=dynamic)
-    tr._collect_inputs()
-    tr._fakify()
-    body = tr._body()
-
-    def flat_fn(*flat: Any) -> list[Any]:
-        return body(list(flat))
-
-    flat_args = list(tr.fake_inputs)
-    descs = [PlainAOTInput(i) for i in range(len(flat_args))]
-    aot_config = _aot_config(tr.num_params_buffers, keep_input_mutations, dynamic)
-    render = _Renderer(tr.shape_env)
+    program = _Program(fn, args, kwargs, dynamic=dynamic, keep_input_mutations=keep_input_mutations)
+    flat_fn, descs, aot_config = program.flat_fn, program.descs, program.aot_config
+    render = _Renderer(program.shape_env)
     out: dict[str, Any] = {}
-    with tracing(TracingContext(tr.fake_mode)), contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as outer:
         try:
-            state = create_aot_state(
-                stack, flat_fn, flat_args, descs, aot_config, tr.fake_mode, tr.shape_env
-            )
+            state = outer.enter_context(program.aot_state())
         except Exception as exc:  # noqa: BLE001 - a refusal is a result
             return {"error": _error("collect_metadata", exc)}
         meta = state.fw_metadata
