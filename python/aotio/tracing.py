@@ -15,6 +15,7 @@ Public names: :func:`trace` (returns an ``aotio.Graph``), :func:`trace_dict`
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import keyword
@@ -301,14 +302,23 @@ class _TensorFacts:
 
 
 def _grad_fn_kind(t: Any) -> str | None:
-    from torch.autograd.function import BackwardCFunction
-
+    # A tensor that does not require grad has no grad_fn; skipping the
+    # property then saves building a Python wrapper for every node.
+    if not t.requires_grad:
+        return None
     fn = t.grad_fn
     if fn is None:
         return None
-    if isinstance(fn, BackwardCFunction):
+    if isinstance(fn, _backward_cfunction()):
         return "custom"
     return "builtin"
+
+
+@functools.cache
+def _backward_cfunction() -> type:
+    from torch.autograd.function import BackwardCFunction
+
+    return BackwardCFunction
 
 
 def _storage_key(storage: Any) -> int:
