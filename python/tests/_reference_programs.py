@@ -438,3 +438,305 @@ def _sym_overlap():
 
     base = torch.randn(3, 8)
     return f, (base[:, :4], base[:, 2:6]), {}
+
+
+@case("alias_view_no_mutation")
+def _alias_view_no_mutation():
+    def f(a, b):
+        return a.sum() + b.sum()
+
+    x = torch.randn(2, 3)
+    return f, (x, x.view(-1)), {}
+
+
+@case("disjoint_slices_mutation")
+def _disjoint_slices_mutation():
+    def f(a, b):
+        a.add_(1)
+        return a + b
+
+    base = torch.randn(2, 4)
+    return f, (base[0], base[1]), {}
+
+
+@case("disjoint_slices_no_mutation")
+def _disjoint_slices_no_mutation():
+    def f(a, b):
+        return a.sum() + b.sum()
+
+    base = torch.randn(2, 4)
+    return f, (base[0], base[1]), {}
+
+
+@case("overlapping_slices_no_mutation")
+def _overlapping_slices_no_mutation():
+    def f(a, b):
+        return a.sum() + b.sum()
+
+    base = torch.randn(3, 8)
+    return f, (base[:, :4], base[:, 2:6]), {}
+
+
+@case("aliased_with_metadata_mutation")
+def _aliased_with_metadata_mutation():
+    def f(a, b):
+        a.mul_(2)
+        b.t_()
+        return a + 1
+
+    base = torch.randn(4, 4)
+    return f, (base[:, :3], base[:, 1:4]), {}
+
+
+@case("aliased_train_nondifferentiable_error")
+def _aliased_train_nondifferentiable():
+    def f(a, b):
+        a.add_(1)
+        return a + b
+
+    base = torch.randn(4, 4, requires_grad=True) * 1
+    other = base.detach()
+    return f, (base[:, :2], other[:, 1:3]), {}
+
+
+@case("dup_args_mutation")
+def _dup_args_mutation():
+    def f(a, b):
+        a.add_(1)
+        return a * b
+
+    x = torch.randn(3)
+    return f, (x, x), {}
+
+
+@case("dup_args_no_mutation")
+def _dup_args_no_mutation():
+    def f(a, b):
+        return a + b
+
+    x = torch.randn(3, requires_grad=True)
+    return f, (x, x), {}
+
+
+@case("intermediate_base_also_output")
+def _intermediate_base_also_output():
+    def f(x):
+        t = x * 2
+        return t, t.view(-1), t[0]
+
+    return f, (torch.randn(2, 3, requires_grad=True),), {}
+
+
+def _kv_cache():
+    def f(cache, k, pos):
+        cache.index_copy_(0, pos, k)
+        return cache[:4], (cache * 1.0).sum()
+
+    return f, (torch.zeros(8, 4), torch.randn(1, 4), torch.tensor([2])), {}
+
+
+case("kv_cache_index_copy", keep_input_mutations=True)(_kv_cache)
+case("kv_cache_index_copy_nokim")(_kv_cache)
+
+
+@case("meta_and_data_mutation")
+def _meta_and_data():
+    def f(x):
+        x.t_()
+        x.mul_(2)
+        return x
+
+    return f, (torch.randn(2, 3),), {}
+
+
+@case("meta_transpose_return")
+def _meta_transpose_return():
+    def f(x):
+        x.transpose_(0, 1)
+        return x
+
+    return f, (torch.randn(2, 3, 4),), {}
+
+
+@case("meta_unsqueeze_")
+def _meta_unsqueeze():
+    def f(x):
+        x.unsqueeze_(0)
+        return x.sum()
+
+    return f, (torch.randn(3),), {}
+
+
+@case("mutate_and_return_view")
+def _mutate_and_return_view():
+    def f(x):
+        x.mul_(2)
+        return x.view(-1)
+
+    return f, (torch.randn(2, 3),), {}
+
+
+@case("mutate_nonleaf_requires_grad_kim", keep_input_mutations=True)
+def _mutate_nonleaf_kim():
+    return _mutate_nonleaf()
+
+
+@case("no_grad_mutation_then_use")
+def _no_grad_mutation_then_use():
+    def f(w, x):
+        with torch.no_grad():
+            w.mul_(0.5)
+        return (w * x).sum()
+
+    return f, (torch.randn(4, requires_grad=True), torch.randn(4)), {}
+
+
+@case("noop_view_of_output_no_grad")
+def _noop_view():
+    def f(x):
+        t = x + 1
+        return t, t.view(2, 2)
+
+    return f, (torch.randn(2, 2),), {}
+
+
+@case("optimizer_sgd_no_grad_kim", keep_input_mutations=True)
+def _sgd_kim():
+    return _sgd()
+
+
+@case("requires_grad_mix")
+def _requires_grad_mix():
+    def f(x, y):
+        y.add_(1)
+        return x * y, y
+
+    return f, (torch.randn(3, requires_grad=True), torch.randn(3)), {}
+
+
+@case("resize_grow_input_error")
+def _resize_grow():
+    def f(x):
+        return x.resize_(20)
+
+    return f, (torch.randn(3),), {}
+
+
+@case("return_input")
+def _return_input():
+    def f(x, y):
+        return x, y + 1
+
+    return f, (torch.randn(3), torch.randn(3)), {}
+
+
+@case("set_with_grad_on_kim", keep_input_mutations=True)
+def _set_with_grad_on():
+    def f(x, y):
+        x.set_(y)
+        return x + 1
+
+    return f, (torch.randn(3), torch.randn(3)), {}
+
+
+@case("set_without_kim_error")
+def _set_without_kim():
+    return _set_under_no_grad()
+
+
+@case("sym_3d_output_tangent", dynamic=True)
+def _sym_3d():
+    def f(x):
+        return x * 2
+
+    return f, (torch.randn(2, 3, 4, requires_grad=True),), {}
+
+
+@case("sym_aliased_storage_without_base", dynamic=True)
+def _sym_aliased_storage():
+    return _aliased_storage_without_base()
+
+
+@case("unbind_input")
+def _unbind_input():
+    def f(x):
+        return x.unbind(0)
+
+    return f, (torch.randn(3, 2, requires_grad=True),), {}
+
+
+@case("unbind_intermediate")
+def _unbind_intermediate():
+    def f(x):
+        return (x * 2).unbind(0)
+
+    return f, (torch.randn(3, 2, requires_grad=True),), {}
+
+
+@case("view_copy_grad_into_input_kim", keep_input_mutations=True)
+def _view_copy_grad():
+    def f(cache, k):
+        before = cache[2]
+        cache[0].copy_(k)
+        return before, cache.sum()
+
+    return f, (torch.zeros(4, 3), torch.randn(3, requires_grad=True)), {}
+
+
+@case("view_of_intermediate_single")
+def _view_of_intermediate_single():
+    def f(x):
+        return (x * 2).view(-1)
+
+    return f, (torch.randn(2, 3, requires_grad=True),), {}
+
+
+def _four_views(requires_grad):
+    def f(x):
+        return x.view(-1), x[0], x.t(), x.diagonal()
+
+    return f, (torch.randn(3, 3, requires_grad=requires_grad),), {}
+
+
+case("views_of_input_train")(lambda: _four_views(True))
+case("views_of_input_inference")(lambda: _four_views(False))
+
+
+def _two_views(requires_grad):
+    def f(x):
+        t = x * 2
+        return t[0], t[1]
+
+    return f, (torch.randn(2, 3, requires_grad=requires_grad),), {}
+
+
+case("views_of_same_intermediate")(lambda: _two_views(True))
+case("views_of_same_intermediate_no_grad")(lambda: _two_views(False))
+
+
+@case("mlp_large")
+def _mlp_large():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln = nn.LayerNorm(8)
+            self.fc1 = nn.Linear(8, 16)
+            self.fc2 = nn.Linear(16, 8)
+
+        def forward(self, x):
+            return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.ln(x))))
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Linear(6, 8)
+            self.blocks = nn.ModuleList(Block() for _ in range(4))
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.inp(x)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(x).log_softmax(-1)
+
+    return MLP(), (torch.randn(5, 6),), {}

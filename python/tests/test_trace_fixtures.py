@@ -65,8 +65,8 @@ def test_trace_matches_reference_dump(name):
     assert not problems, f"{name}: {len(problems)} differences\n" + "\n".join(problems[:20])
 
 
-def test_reference_programs_cover_most_cases():
-    # The fixtures are only worth something if they cover the shared data.
+def test_reference_programs_cover_every_case():
+    # A case without a program would go unchecked; a program without a case
+    # would fail above, naming the missing file.
     cases = {p.stem for p in CASES.glob("*.json")} - {"index"}
-    assert set(REFERENCE_PROGRAMS) <= cases
-    assert len(REFERENCE_PROGRAMS) >= 40
+    assert sorted(cases - set(REFERENCE_PROGRAMS)) == []
