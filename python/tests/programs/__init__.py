@@ -16,6 +16,7 @@ from __future__ import annotations
 from programs import (
     aliasing,
     custom_function,
+    custom_ops,
     dedupe_and_bases,
     dynamic,
     grad_and_export,
@@ -23,7 +24,16 @@ from programs import (
     mutation,
 )
 
-MODULES = (aliasing, mutation, modules, dynamic, dedupe_and_bases, custom_function, grad_and_export)
+MODULES = (
+    aliasing,
+    mutation,
+    modules,
+    dynamic,
+    dedupe_and_bases,
+    custom_function,
+    custom_ops,
+    grad_and_export,
+)
 
 
 def all_programs():
