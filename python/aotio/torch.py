@@ -370,16 +370,24 @@ class _StorageOverlapCheck:
         self, n_overlapping: int, n_total: int, mode: str, views_fn: Callable[..., list[int]]
     ) -> None:
         self._expected = set(range(n_overlapping))
-        # Weak, so a call whose other guards failed keeps no tensor alive.
-        self._slots: list[weakref.ref | None] = [None] * n_total
+        self._n_total = n_total
+        # Per thread: the lambdas run Python code, so two threads calling the
+        # same compiled function could interleave their notes.
+        self._local = threading.local()
         self._mode = mode
         self._views_fn = views_fn
 
-    def collector(self, slot: int) -> Callable[[Any], bool]:
-        slots = self._slots
+    def _slots(self) -> list[weakref.ref | None]:
+        try:
+            return self._local.slots
+        except AttributeError:
+            self._local.slots = [None] * self._n_total
+            return self._local.slots
 
+    def collector(self, slot: int) -> Callable[[Any], bool]:
         def note(tensor: Any) -> bool:
-            slots[slot] = weakref.ref(tensor)
+            # Weak, so a call whose other guards failed keeps no tensor alive.
+            self._slots()[slot] = weakref.ref(tensor)
             return True
 
         return note
@@ -387,7 +395,7 @@ class _StorageOverlapCheck:
     def __call__(self, _frame_locals: Any) -> bool:
         _STATE.guard_checks += 1
         tensors: list[torch.Tensor] = []
-        for ref in self._slots:
+        for ref in self._slots():
             t = ref() if ref is not None else None
             if t is None:
                 return False
