@@ -31,12 +31,12 @@ import contextlib
 import functools
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+import torch._dynamo.guards as _dynamo_guards
 import torch._functorch.aot_autograd as _aot_autograd
 from torch._functorch._aot_autograd import input_output_analysis as _analysis
 from torch._functorch._aot_autograd import runtime_wrappers as _runtime_wrappers
@@ -344,21 +344,23 @@ def _compute_overlapping_inputs(
 def _build_storage_overlap_guard(
     overlapping: list[Any], non_overlapping: list[Any], mode: str, builder: Any, _guard: Any
 ) -> None:
-    """Dynamo's guard builder calls this: each input's guard manager gets a
-    leaf guard that notes the tensor, and the root an epilogue guard (run once
-    every other guard passed, so every note is from this call) that recomputes
-    the verdict with aotio."""
+    """Dynamo's guard builder calls this. The check becomes an epilogue lambda
+    guard on the root, built the way Dynamo builds its own Python guards: one
+    expression reads every input through its source (so ``G[...]`` and
+    Dynamo's accessor helpers work) and hands them to aotio. Epilogue guards
+    run after every other guard passed, when the sources are known to resolve
+    to tensors of the guarded sizes."""
     views_fn = _STATE.views_fn or _engine()
-    names = [", ".join(s.name for s in part) for part in (overlapping, non_overlapping)]
-    code = [
-        f"aotio check_overlapping[{mode}](overlapping=[{names[0]}], non_overlapping=[{names[1]}])"
-    ]
     sources = [*overlapping, *non_overlapping]
-    check = _StorageOverlapCheck(len(overlapping), len(sources), mode, views_fn)
-    for slot, source in enumerate(sources):
-        manager = builder.get_guard_manager_from_source(source)
-        manager.add_lambda_guard(check.collector(slot), code, None)
-    builder.guard_manager.root.add_epilogue_lambda_guard(check, code, None)
+    check = _StorageOverlapCheck(len(overlapping), mode, views_fn)
+    name = f"___aotio_storage_overlap_{id(check)}"
+    expression = f"{name}(({''.join(f'{s.name}, ' for s in sources)}))"
+    names = [", ".join(s.name for s in part) for part in (overlapping, non_overlapping)]
+    verbose = (
+        f"aotio check_overlapping[{mode}](overlapping=[{names[0]}], non_overlapping=[{names[1]}])"
+    )
+    closure_vars = {**_dynamo_guards._get_closure_vars(), name: check}
+    builder.add_python_lambda_leaf_guard_to_root([expression], [verbose], closure_vars=closure_vars)
     _STATE.guards += 1
 
 
@@ -366,40 +368,13 @@ class _StorageOverlapCheck:
     """aotio's per-call ``StorageOverlap`` check: passes iff the members that
     overlap are exactly the first ``n_overlapping`` tensors (PyTorch's meaning)."""
 
-    def __init__(
-        self, n_overlapping: int, n_total: int, mode: str, views_fn: Callable[..., list[int]]
-    ) -> None:
+    def __init__(self, n_overlapping: int, mode: str, views_fn: Callable[..., list[int]]) -> None:
         self._expected = set(range(n_overlapping))
-        self._n_total = n_total
-        # Per thread: the lambdas run Python code, so two threads calling the
-        # same compiled function could interleave their notes.
-        self._local = threading.local()
         self._mode = mode
         self._views_fn = views_fn
 
-    def _slots(self) -> list[weakref.ref | None]:
-        try:
-            return self._local.slots
-        except AttributeError:
-            self._local.slots = [None] * self._n_total
-            return self._local.slots
-
-    def collector(self, slot: int) -> Callable[[Any], bool]:
-        def note(tensor: Any) -> bool:
-            # Weak, so a call whose other guards failed keeps no tensor alive.
-            self._slots()[slot] = weakref.ref(tensor)
-            return True
-
-        return note
-
-    def __call__(self, _frame_locals: Any) -> bool:
+    def __call__(self, tensors: tuple[torch.Tensor, ...]) -> bool:
         _STATE.guard_checks += 1
-        tensors: list[torch.Tensor] = []
-        for ref in self._slots():
-            t = ref() if ref is not None else None
-            if t is None:
-                return False
-            tensors.append(t)
         views = [(list(t.shape), list(t.stride()), t.storage_offset()) for t in tensors]
         members = _overlapping_members(tensors, views, self._mode, self._views_fn)
         return members == self._expected

@@ -260,3 +260,44 @@ def test_aotio_checked_guard_in_torch_mode_recompiles_like_pytorch():
     # One aotio guard per cache entry (its code shows on every leaf it uses).
     aotio_guards = [{g for g in entry if g.startswith("aotio ")} for entry in ours.guards]
     assert [len(g) for g in aotio_guards] == [1, 1], ours.guards
+
+
+GLOBAL_VIEWS: list = []
+
+
+def mutate_global_views():
+    GLOBAL_VIEWS[0].add_(1)
+    return GLOBAL_VIEWS[1] * 1
+
+
+def test_exact_guard_reads_inputs_through_any_source():
+    """Inputs reached through a global list: the check reads them with
+    Dynamo's own source expressions (``G[...]``)."""
+    layouts = [(4, 19), (4, 19), (4, 23)]  # overlapping twice, then disjoint
+
+    def calls(compiled):
+        results = []
+        for first, second in layouts:
+            buf = _arange(40)
+            GLOBAL_VIEWS[:] = [
+                buf.as_strided((6, 1), (3, 1), first),
+                buf.as_strided((1, 3), (3, 1), second),
+            ]
+            results.append((compiled(), buf))
+        GLOBAL_VIEWS.clear()
+        return results
+
+    eager = calls(mutate_global_views)
+    torch._dynamo.reset()
+    counter = CompileCounterWithBackend("aot_eager")
+    with aotio.torch.installed("exact"):
+        got = calls(torch.compile(mutate_global_views, backend=counter, dynamic=True))
+    assert _same(got, eager)
+    # The third call overlaps differently: the aotio guard failed, nothing else.
+    assert counter.frame_count == 2
+    (failures,) = torch._dynamo.utils.guard_failures.values()
+    sources = "G['GLOBAL_VIEWS'][0], G['GLOBAL_VIEWS'][1]"
+    assert failures == [
+        f"0/0: aotio check_overlapping[exact](overlapping=[{sources}], non_overlapping=[])"
+    ]
+    assert aotio.torch.stats().mode is None
