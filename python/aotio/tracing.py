@@ -260,6 +260,30 @@ def _layout_name(layout: Any) -> str:
     return str(layout).removeprefix("torch.")
 
 
+class _Identities:
+    """A number per tensor object, without keeping the object alive.
+
+    Holding traced tensors alive changes what pre-dispatch tracing records
+    (a factory's result then reaches the program as a fresh untracked alias
+    and is burnt in as a constant), so objects are held weakly; a dead
+    object's number is never reused for a new one.
+    """
+
+    def __init__(self) -> None:
+        from torch.utils.weak import WeakIdKeyDictionary
+
+        self._ids: Any = WeakIdKeyDictionary()
+        self._next = 0
+
+    def of(self, t: Any) -> int:
+        ident = self._ids.get(t)
+        if ident is None:
+            ident = self._next
+            self._next += 1
+            self._ids[t] = ident
+        return ident
+
+
 class _TensorFacts:
     """What a tensor object looked like when a node produced it."""
 
@@ -271,6 +295,7 @@ class _TensorFacts:
         "is_conj",
         "is_leaf",
         "is_neg",
+        "is_view",
         "layout",
         "obj",
         "requires_grad",
@@ -281,9 +306,9 @@ class _TensorFacts:
         "stride",
     )
 
-    def __init__(self, t: Any, autograd_from: Any = None) -> None:
+    def __init__(self, t: Any, idents: _Identities, autograd_from: Any = None) -> None:
         a = t if autograd_from is None else autograd_from
-        self.obj = t
+        self.obj = idents.of(t)
         self.shape = list(t.shape)
         self.stride = list(t.stride())
         self.storage_offset = t.storage_offset()
@@ -297,7 +322,9 @@ class _TensorFacts:
         self.storage_nbytes = st.nbytes()
         self.requires_grad = bool(a.requires_grad)
         self.is_leaf = bool(a.is_leaf)
-        self.base = a._base
+        self.is_view = a._base is not None
+        # Bases of nodes' values; placeholders' bases are the dump writer's.
+        self.base = idents.of(t._base) if autograd_from is None and self.is_view else None
         self.grad_fn = _grad_fn_kind(a)
 
 
@@ -389,8 +416,8 @@ class _Tracer:
         # Placeholders: (name, kind, fqn, source, real value)
         self.inputs: list[tuple[str, str, str | None, str, Any]] = []
         self.facts: dict[Any, Any] = {}  # fx node -> captured value
-        self.last_node_of: dict[int, Any] = {}  # id(obj) -> latest fx node producing it
-        self.keep_alive: list[Any] = []
+        self.idents = _Identities()
+        self.last_node_of: dict[int, Any] = {}  # identity -> latest fx node producing it
         self.gm: Any = None
         self.shape_env: Any = None
         self.in_spec: Any = None
@@ -464,10 +491,9 @@ class _Tracer:
         # autograd facts are those of the caller's objects (format §7).
         for (_n, _k, _f, _s, value), fake in zip(self.inputs, self.fake_inputs):
             if isinstance(value, torch.Tensor):
-                self.entry_facts.append(_TensorFacts(fake, autograd_from=value))
+                self.entry_facts.append(_TensorFacts(fake, self.idents, autograd_from=value))
             else:
                 self.entry_facts.append(fake)
-        self.keep_alive.extend(self.fake_inputs)
 
     # -- capture hooks ------------------------------------------------------
 
@@ -477,12 +503,13 @@ class _Tracer:
         if node.op == "placeholder":
             return
         if isinstance(val, torch.Tensor):
-            self.facts[node] = _TensorFacts(val)
-            self.last_node_of[id(val)] = node
-            self.keep_alive.append(val)
+            facts = _TensorFacts(val, self.idents)
+            self.facts[node] = facts
+            self.last_node_of[facts.obj] = node
         elif isinstance(val, (list, tuple)):
-            self.facts[node] = [_TensorFacts(v) if isinstance(v, torch.Tensor) else v for v in val]
-            self.keep_alive.append(val)
+            self.facts[node] = [
+                _TensorFacts(v, self.idents) if isinstance(v, torch.Tensor) else v for v in val
+            ]
         else:
             self.facts[node] = val
 
@@ -493,9 +520,9 @@ class _Tracer:
 
         for t in tree_leaves(outputs):
             if isinstance(t, torch.Tensor):
-                node = self.last_node_of.get(id(t))
+                node = self.last_node_of.get(self.idents.of(t))
                 if node is not None:
-                    self.facts[node] = _TensorFacts(t)
+                    self.facts[node] = _TensorFacts(t, self.idents)
 
     @contextlib.contextmanager
     def _hooks(self):
@@ -635,8 +662,8 @@ class _DumpWriter:
         self.input_bases: list[dict[str, Any]] = []
         self.names: dict[Any, str] = {}  # placeholder node -> its name in the dump
 
-    def _tensor_id(self, obj: Any) -> int:
-        key = id(obj)
+    def _tensor_id(self, key: int) -> int:
+        """The dump's tensor_id for an identity of ``_Identities``."""
         if key not in self.tensor_ids:
             self.tensor_ids[key] = len(self.tensor_ids)
         return self.tensor_ids[key]
@@ -660,7 +687,7 @@ class _DumpWriter:
                 "device": str(f.device),
                 "requires_grad": f.requires_grad,
                 "is_leaf": f.is_leaf,
-                "is_view": f.base is not None,
+                "is_view": f.is_view,
                 "storage": self._storage_id(f.storage),
                 "storage_nbytes": self._s(f.storage_nbytes),
                 "grad_fn": f.grad_fn,
@@ -757,7 +784,7 @@ class _DumpWriter:
         # then new objects in node order (format §8.1).
         for *_r, value in tr.inputs:
             if isinstance(value, torch.Tensor):
-                self._tensor_id(tr.real_to_fake[id(value)])
+                self._tensor_id(tr.idents.of(tr.real_to_fake[id(value)]))
         view_bases: dict[int, tuple[Any, Any]] = {}
         for name, *_r, value in tr.inputs:
             if isinstance(value, torch.Tensor) and value._base is not None:
@@ -765,7 +792,7 @@ class _DumpWriter:
                 if fake_base is None:
                     raise TraceError(f"input {name}: its fake copy lost the view base")
                 view_bases.setdefault(id(fake_base), (value._base, fake_base))
-                self._tensor_id(fake_base)
+                self._tensor_id(tr.idents.of(fake_base))
         # FX suffixes placeholder names (x -> x_1); the dump uses the
         # source-derived names unless another node already holds one.
         taken = {n.name for n in graph.nodes if n.op != "placeholder"}
@@ -789,9 +816,9 @@ class _DumpWriter:
             }
             if isinstance(value, torch.Tensor):
                 fake = tr.real_to_fake[id(value)]
-                d["tensor_id"] = self._tensor_id(fake)
+                d["tensor_id"] = self._tensor_id(tr.idents.of(fake))
                 d["base_tensor_id"] = (
-                    self._tensor_id(fake._base) if value._base is not None else None
+                    self._tensor_id(tr.idents.of(fake._base)) if value._base is not None else None
                 )
             else:
                 d["tensor_id"] = None
@@ -800,8 +827,10 @@ class _DumpWriter:
         for real_base, fake_base in view_bases.values():
             self.input_bases.append(
                 {
-                    "tensor_id": self._tensor_id(fake_base),
-                    "val": self.tensor_val(_TensorFacts(fake_base, autograd_from=real_base)),
+                    "tensor_id": self._tensor_id(tr.idents.of(fake_base)),
+                    "val": self.tensor_val(
+                        _TensorFacts(fake_base, tr.idents, autograd_from=real_base)
+                    ),
                 }
             )
         for node in graph.nodes:

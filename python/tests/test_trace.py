@@ -96,3 +96,20 @@ def test_every_call_target_has_a_schema_and_tags():
     assert "aten.linear.default" not in dump["operators"]
     assert "aten.dropout.default" not in dump["operators"]
     assert "aten.layer_norm.default" not in dump["operators"]
+
+
+def test_factory_results_are_nodes_not_constants():
+    # A factory's result mutated in place must stay a node of the graph.
+    def f(x):
+        return torch.ones_like(x).add_(x), torch.zeros(3).mul_(2) + x
+
+    dump = trace_dict(f, (torch.randn(3),))
+    ops = [n["op"] for n in dump["nodes"]]
+    targets = [n["target"] for n in dump["nodes"]]
+    assert "get_attr" not in ops
+    assert "aten.ones_like.default" in targets
+    assert "aten.zeros.default" in targets
+    (add_,) = [n for n in dump["nodes"] if n["target"] == "aten.add_.Tensor"]
+    (ones,) = [n for n in dump["nodes"] if n["target"] == "aten.ones_like.default"]
+    assert add_["args"][0] == {"node": ones["name"]}
+    assert add_["tensor_id"] == ones["tensor_id"]

@@ -6,6 +6,7 @@ __all__ = [
     "add_input_result_used",
     "clamp_intermediate",
     "copy_grad_value_into_buffer",
+    "factory_results_mutated",
     "fill_and_zero",
     "index_copy_cache_kim",
     "index_put_input",
@@ -145,3 +146,13 @@ def two_inputs_mutated():
         return a, b
 
     return f, (torch.randn(3), torch.randn(3))
+
+
+def factory_results_mutated():
+    def f(x):
+        acc = torch.zeros_like(x)
+        acc.add_(x)
+        ones = torch.ones(3).mul_(2)
+        return acc * ones, torch.full_like(x, 0.5).sub_(x)
+
+    return f, (torch.randn(3, requires_grad=True),)
