@@ -134,9 +134,10 @@ def uninstall() -> None:
     with _LOCK:
         if _STATE.mode is None:
             return
+        # The originals stay known: a reference to aotio's functions kept
+        # elsewhere keeps working, as PyTorch's.
         for (module, name), original in _STATE.originals.items():
             setattr(module, name, original)
-        _STATE.originals.clear()
         _STATE.mode = None
 
 

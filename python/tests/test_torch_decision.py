@@ -209,3 +209,11 @@ def test_bad_arguments_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="guard must be"):
         aotio.torch.install("torch", guard="none")
     assert aotio.torch.stats().mode is None
+
+
+def test_a_reference_kept_after_uninstall_gives_pytorchs_verdict():
+    aotio.torch.install("exact")
+    kept = analysis.compute_overlapping_tensors
+    aotio.torch.uninstall()
+    _, fakes = _fake_views(_missed_overlap_views(torch.zeros(30)), False)
+    assert kept(fakes, symbolic=False) == set()  # PyTorch's (missed) verdict, not exact
