@@ -274,7 +274,9 @@ def pytorch_expect(
     out["graph_signature"] = {}
     for flavour in export:
         try:
-            out["graph_signature"][flavour] = _signature(fn_or_module, args, kwargs, flavour)
+            out["graph_signature"][flavour] = _signature(
+                fn_or_module, args, kwargs, flavour, dynamic=dynamic
+            )
         except Exception as exc:  # noqa: BLE001 - a refusal is a result
             out["graph_signature"][flavour] = {
                 "error": _error(f"aot_export_module[{flavour}]", exc)
@@ -472,7 +474,9 @@ def _analysis(
     return out
 
 
-def _signature(fn: Any, args: tuple, kwargs: dict, flavour: str) -> dict[str, Any]:
+def _signature(
+    fn: Any, args: tuple, kwargs: dict, flavour: str, *, dynamic: bool
+) -> dict[str, Any]:
     import torch
     from torch._functorch.aot_autograd import aot_export_module
     from torch.utils._pytree import tree_leaves, treespec_dumps
@@ -502,14 +506,35 @@ def _signature(fn: Any, args: tuple, kwargs: dict, flavour: str) -> dict[str, An
                 return shape_output(fn(*a, **k))
 
         mod, had_forward, original = Function(), True, None
+    state: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if dynamic:
+        # Export on the same symbolic inputs the trace sees, so a size the
+        # program returns is a graph output (a SymInt), not a constant; the
+        # parameters and buffers become fake tensors of the same mode.
+        from torch.nn.utils import stateless
+        from torch.utils._pytree import tree_unflatten
+
+        from aotio.tracing import _Tracer
+
+        tr = _Tracer(fn, args, kwargs, dynamic=True)
+        tr._collect_inputs()
+        tr._fakify()
+        n = tr.num_params_buffers
+        args, kwargs = tree_unflatten(tr.fake_inputs[n:], tr.in_spec)
+        if n:
+            fqns = [fqn for (_name, _kind, fqn, _source, _value) in tr.inputs[:n]]
+            state = stateless._reparametrize_module(
+                fn, dict(zip(fqns, tr.fake_inputs[:n])), tie_weights=False
+            )
     try:
-        with torch.enable_grad() if joint else torch.no_grad():
+        with state, torch.enable_grad() if joint else torch.no_grad():
             gm, sig = aot_export_module(
                 mod,
                 args,
                 kwargs=kwargs or None,
                 trace_joint=joint,
                 output_loss_index=0 if joint else None,
+                dynamic_shapes=dynamic,
             )
     finally:
         if isinstance(fn, torch.nn.Module):

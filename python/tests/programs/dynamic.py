@@ -82,3 +82,17 @@ def sum_and_expand():
         return s.expand_as(x) * 1, s
 
     return f, (torch.randn(4, 3, requires_grad=True),), {}, DYN
+
+
+def sizes_as_outputs():
+    def f(x):
+        return x * 2, x.shape[0], x.shape[0] * x.shape[1]
+
+    return f, (torch.randn(3, 4),), {}, DYN
+
+
+def int_argument_as_size():
+    def f(x, n):
+        return x.repeat(n, 1), x[:n]
+
+    return f, (torch.randn(3, 4), 2), {}, DYN
