@@ -80,7 +80,10 @@ def trace(
     grad mode at entry. Nothing is computed on real data: the program runs
     on fake tensors, and the caller's tensors and module are left as they
     were (module state other than parameters and buffers, e.g. Python
-    counters, is the program's own business).
+    counters, is the program's own business). A tensor the program closes
+    over instead of taking it as an argument, parameter or buffer cannot be
+    held by a version-1 dump and is refused; as under PyTorch's own tracing,
+    an operation whose inputs are all such real tensors runs on real data.
 
     Raises :class:`TraceError` when the program cannot be traced.
     """
@@ -469,6 +472,7 @@ class _Tracer:
         )
 
         self.shape_env = ShapeEnv() if self.dynamic else None
+        # A real tensor the program closes over is refused (TraceError).
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         for i, (_name, kind, _fqn, source, value) in enumerate(self.inputs):
             src = ConstantSource(source)
@@ -849,6 +853,8 @@ class _DumpWriter:
                 )
                 continue
             if node.op != "call_function":
+                if node.op == "get_attr":
+                    raise TraceError(f"node {node.name}: {_CONSTANT_TENSOR}")
                 raise TraceError(f"node {node.name}: op {node.op} has no version-1 representation")
             target = self.target(node)
             facts = tr.facts.get(node, node.meta.get("val"))
@@ -931,6 +937,13 @@ def _user_line(exc: BaseException) -> str | None:
     return None
 
 
+_CONSTANT_TENSOR = (
+    "the program reads a tensor that is neither an argument nor a parameter or buffer "
+    "of the module (a closed-over or attribute constant); version 1 cannot hold "
+    "constants: pass it as an argument or register it as a buffer"
+)
+
+
 def _describe_failure(exc: BaseException) -> str:
     op = getattr(exc, "func", None)
     kind = type(exc).__name__
@@ -938,6 +951,8 @@ def _describe_failure(exc: BaseException) -> str:
     parts = []
     if op is not None:
         parts.append(f"operator {op} cannot be traced ({kind})")
+    elif "convert all Tensors to FakeTensors" in text:
+        parts.append(_CONSTANT_TENSOR)
     elif "GuardOnDataDependent" in kind or "data-dependent" in text.lower():
         parts.append(f"data-dependent control flow ({kind}): {text}")
     else:

@@ -113,3 +113,14 @@ def test_factory_results_are_nodes_not_constants():
     (ones,) = [n for n in dump["nodes"] if n["target"] == "aten.ones_like.default"]
     assert add_["args"][0] == {"node": ones["name"]}
     assert add_["tensor_id"] == ones["tensor_id"]
+
+
+def test_closed_over_tensor_is_named_as_a_constant():
+    table = torch.zeros(3)
+
+    def f(x):
+        return x + table
+
+    with pytest.raises(TraceError, match="register it as a buffer") as info:
+        trace_dict(f, (torch.randn(3),))
+    assert "x + table" in str(info.value)
