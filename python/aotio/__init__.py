@@ -7,18 +7,24 @@ Trace a program (or load a dump) into a :class:`Graph`, then :func:`analyze` it:
     report = aotio.analyze(aotio.Graph.load("dump.json"))
     report.fw_metadata.input_info[0].mutates_data
 
-:func:`trace`, :class:`TraceError` and :func:`compare` need torch and are
-imported on first use, so that loading and analysing dumps does not.
+:func:`trace`, :func:`compare` and :func:`overlapping` need torch and import it
+on first use: loading and analysing dumps does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aotio._aotio import AnalysisError, Graph, GraphError, RawSession, UpdateSummary
+from aotio._aotio import (
+    AnalysisError,
+    Graph,
+    GraphError,
+    RawSession,
+    UpdateSummary,
+    overlapping_views,
+)
 from aotio._aotio import analyze as _analyze
-from aotio._aotio import overlapping_views as _overlapping_views
 from aotio._report import (
     BackwardSignature,
     Dedupe,
@@ -35,9 +41,11 @@ from aotio._report import (
     ViewAndMutationMeta,
 )
 
-if TYPE_CHECKING:  # for editors and type checkers; loaded lazily at run time
-    from aotio.compare import compare
-    from aotio.tracing import TraceError, trace
+# tracing and compare import torch only inside their functions, so importing
+# them here is cheap; it also makes `aotio.compare` the function for good
+# (a later `import aotio.compare` does not rebind a loaded submodule).
+from aotio.compare import compare
+from aotio.tracing import TraceError, trace
 
 __all__ = [
     "AnalysisError",
@@ -62,30 +70,9 @@ __all__ = [
     "analyze",
     "compare",
     "overlapping",
+    "overlapping_views",
     "trace",
 ]
-
-# Names served by modules that import torch, loaded on first use.
-_LAZY = {
-    "trace": ("aotio.tracing", "trace"),
-    "TraceError": ("aotio.tracing", "TraceError"),
-    "compare": ("aotio.compare", "compare"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'aotio' has no attribute {name!r}")
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_LAZY))
 
 
 def analyze(
@@ -192,7 +179,7 @@ def overlapping(tensors: Sequence[Any], mode: str = "torch") -> list:
             # with mixed dtypes, compare bytes.
             sizes = {t.element_size() for t in group}
             views = [_geometry(t, t.element_size() if len(sizes) > 1 else 1) for t in group]
-        found.update(_overlapping_views(views, mode))
+        found.update(overlapping_views(views, mode))
         result.extend(members[k] for k in found)
     return sorted(result)
 

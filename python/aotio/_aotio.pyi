@@ -41,6 +41,9 @@ class Graph:
     def to_dict(self) -> dict[str, Any]:
         """The dump as a new dict."""
     @property
+    def inputs(self) -> list[dict[str, Any]]:
+        """The placeholders in order: ``name``, ``kind``, ``fqn``, ``source``."""
+    @property
     def name(self) -> str:
         """The dump's ``name``."""
     def __len__(self) -> int: ...
@@ -80,4 +83,5 @@ def overlapping_views(
     views: list[tuple[list[int], list[int], int]], mode: str = "torch"
 ) -> list[int]:
     """Members of a list of ``(sizes, strides, storage_offset)`` views of one
-    storage that overlap another member, sorted."""
+    storage (in elements) that overlap another member, sorted: PyTorch's
+    verdict (``mode="torch"``) or the true one (``"exact"``)."""

@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use aotio::analysis::AnalysisError as RustAnalysisError;
 use aotio::db::{Database, OverlapMode};
 use aotio::ir::{self, LoadError};
-use aotio::overlap::{compute_overlap, StridedView};
+use aotio::overlap::{overlapping_members, StridedView};
 
 create_exception!(
     _aotio,
@@ -183,6 +183,33 @@ impl Graph {
         &self.graph.name
     }
 
+    /// The graph's inputs in order (index `i` is `fw_metadata.input_info[i]`):
+    /// one dict per placeholder with `name`, `kind` (`parameter`, `buffer`,
+    /// `user_input`, `token`), `fqn` (parameters and buffers) and `source`
+    /// (Dynamo-style, such as `L['x']`).
+    #[getter]
+    fn inputs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.graph
+            .nodes
+            .iter()
+            .filter_map(|node| {
+                let s = node.structure();
+                match &s.op {
+                    ir::NodeOp::Placeholder { kind, fqn, source } => Some((s, kind, fqn, source)),
+                    _ => None,
+                }
+            })
+            .map(|(s, kind, fqn, source)| {
+                let dict = PyDict::new(py);
+                dict.set_item("name", &*s.name)?;
+                dict.set_item("kind", pythonize::pythonize(py, kind)?)?;
+                dict.set_item("fqn", fqn.as_deref())?;
+                dict.set_item("source", source.as_deref())?;
+                Ok(dict)
+            })
+            .collect()
+    }
+
     /// Number of nodes (placeholders, ops and the output node).
     fn __len__(&self) -> usize {
         self.graph.nodes.len()
@@ -282,7 +309,11 @@ impl UpdateSummary {
 
     fn __repr__(&self) -> String {
         // Field names are identifiers: quoting them Python's way is enough.
-        let fields: Vec<String> = self.fields_changed.iter().map(|f| format!("'{f}'")).collect();
+        let fields: Vec<String> = self
+            .fields_changed
+            .iter()
+            .map(|f| format!("'{f}'"))
+            .collect();
         format!(
             "UpdateSummary(nodes_added={}, nodes_removed={}, structures_changed={}, \
              values_changed={}, fields_changed=[{}])",
@@ -381,9 +412,12 @@ impl RawSession {
     }
 }
 
-/// Overlap of strided views of one storage: `views` is a list of
-/// `(sizes, strides, storage_offset)` in elements. Returns the sorted
-/// indices of the members that overlap another member.
+/// Overlap of strided views of one storage, from their geometry alone:
+/// `views` is a list of `(sizes, strides, storage_offset)` counted in
+/// elements. Returns the sorted indices of the members that overlap another
+/// member: PyTorch's verdict (`mode="torch"`) or the true one (`"exact"`; a
+/// false positive only where the exact solver hit its work bound). For fake
+/// or symbolic tensors, pass sizes read at their hints.
 #[pyfunction]
 #[pyo3(signature = (views, mode="torch"))]
 fn overlapping_views(
@@ -407,7 +441,8 @@ fn overlapping_views(
             }
         })
         .collect::<PyResult<_>>()?;
-    Ok(py.detach(move || compute_overlap(&views, mode).overlapping))
+    // The member set alone (no pair list): O(n log n) for the common families.
+    Ok(py.detach(move || overlapping_members(&views, mode).0))
 }
 
 #[pymodule]

@@ -258,3 +258,27 @@ def test_stubs_cover_the_extension():
     for name in dir(native):
         if not name.startswith("_"):
             assert f" {name}" in stub, f"{name} missing from _aotio.pyi"
+
+
+def test_inputs_name_the_placeholders_in_order():
+    d = dump_of("module_batchnorm_train")
+    placeholders = [n for n in d["nodes"] if n["op"] == "placeholder"]
+    inputs = aotio.Graph.from_dict(d).inputs
+    assert [i["name"] for i in inputs] == [n["name"] for n in placeholders]
+    assert [i["kind"] for i in inputs] == [n["kind"] for n in placeholders]
+    assert [i["fqn"] for i in inputs] == [n.get("fqn") for n in placeholders]
+    assert {"parameter", "buffer", "user_input"} <= {i["kind"] for i in inputs}
+
+
+def test_importing_aotio_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aotio; "
+        "assert callable(aotio.compare) and callable(aotio.trace); "
+        "import aotio.compare; assert callable(aotio.compare); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
