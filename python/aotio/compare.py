@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 # ViewAndMutationMeta fields written out (the exact ones, conformance README).
@@ -82,16 +82,19 @@ class Diff(list):
         return f"Diff({list.__repr__(self)})"
 
 
-def diff_expect(expected: dict[str, Any], got: dict[str, Any]) -> Diff:
+def diff_expect(
+    expected: dict[str, Any], got: dict[str, Any], *, keys: Iterable[str] | None = None
+) -> Diff:
     """Differences between two ``expect``-layout dicts on the exact fields.
 
-    Top-level keys absent from ``expected`` are not compared. The field
-    selection is :func:`aotio._diff.exact_diff`'s, the one the Python
-    conformance tests use too.
+    Top-level keys absent from ``expected`` are not compared; ``keys``
+    limits the comparison further. The field selection is
+    :func:`aotio._diff.exact_diff`'s, the one the Python conformance tests
+    use too.
     """
     from aotio._diff import exact_diff
 
-    return Diff(exact_diff(expected, got))
+    return Diff(exact_diff(expected, got, keys))
 
 
 # --------------------------------------------------------------------------
@@ -102,6 +105,8 @@ def compare(
     fn_or_module: Callable[..., Any],
     args: Any,
     kwargs: dict[str, Any] | None = None,
+    *,
+    keys: Iterable[str] | None = None,
     **trace_options: Any,
 ) -> Diff:
     """Compare aotio's analysis of a program with PyTorch's own.
@@ -110,16 +115,20 @@ def compare(
     (``trace_options``: ``dynamic``, ``keep_input_mutations``, ``export``),
     analyses the dump with :func:`aotio.analyze`, runs :func:`pytorch_expect`
     on the same program with the same options, and returns the differences
-    on the exact fields (an empty :class:`Diff` when they agree). The
-    caller's grad mode is the program's grad mode at entry for both sides.
-    Raises :class:`aotio.tracing.TraceError` if the program cannot be traced.
+    on the exact fields (an empty :class:`Diff` when they agree). ``keys``
+    limits the comparison to some top-level keys of the ``expect`` layout
+    (``needs_autograd``, ``fw_metadata``, ``dedupe``, ``synthetic_base``,
+    ``overlapping_inputs``, ``graph_signature``; default all); a refusal at
+    metadata collection is compared whatever ``keys`` says. The caller's grad
+    mode is the program's grad mode at entry for both sides. Raises
+    :class:`aotio.tracing.TraceError` if the program cannot be traced.
     """
     import aotio
     from aotio.tracing import trace
 
     expected = pytorch_expect(fn_or_module, args, kwargs, **trace_options)
     report = aotio.analyze(trace(fn_or_module, args, kwargs, **trace_options))
-    return diff_expect(expected, report.to_dict())
+    return diff_expect(expected, report.to_dict(), keys=keys)
 
 
 # --------------------------------------------------------------------------

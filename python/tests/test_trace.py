@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from aotio.compare import pytorch_expect
 from aotio.tracing import TraceError, trace_dict
 
 
@@ -124,3 +125,24 @@ def test_closed_over_tensor_is_named_as_a_constant():
     with pytest.raises(TraceError, match="register it as a buffer") as info:
         trace_dict(f, (torch.randn(3),))
     assert "x + table" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["multi_output_view", "no_grad_view"])
+def test_stale_view_used_after_inplace_is_refused_like_pytorch(kind):
+    # Autograd forbids using these views once their base changed in place;
+    # the trace fails at that use, and PyTorch's analysis refuses too.
+    def f(x):
+        t = x * 2
+        if kind == "multi_output_view":
+            v = t.unbind(0)[0]
+        else:
+            with torch.no_grad():
+                v = t[0]
+        t.mul_(3)
+        return v + 1
+
+    args = (torch.randn(3, 2, requires_grad=True),)
+    with pytest.raises(TraceError, match="modified inplace") as info:
+        trace_dict(f, args)
+    assert "return v + 1" in str(info.value)
+    assert pytorch_expect(f, args)["error"]["stage"] == "collect_metadata"

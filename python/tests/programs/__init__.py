@@ -22,6 +22,7 @@ from programs import (
     grad_and_export,
     modules,
     mutation,
+    refusals,
 )
 
 MODULES = (
@@ -33,6 +34,7 @@ MODULES = (
     custom_function,
     custom_ops,
     grad_and_export,
+    refusals,
 )
 
 
