@@ -48,6 +48,11 @@ KNOWN_AOTIO_BUGS: dict[str, str] = {
         "PyTorch refuses (collect_metadata RuntimeError from autograd) returning a view made "
         "under no_grad whose base was then modified in place with grad on; aotio accepts it"
     ),
+    "dynamic.slice_then_clone": (
+        "the clone's contiguous stride is Max(1, s27 - 1) as PyTorch prints it; aotio's "
+        "size-expression parser rejects Max (format section 3 names only + - * // %), so "
+        "Graph.from_dict raises GraphError"
+    ),
     "modules.kwargs_forward": (
         "aot_export_module(trace_joint=True) refuses keyword arguments (TypeError from "
         "fn_to_trace); aotio exports the joint signature anyway"

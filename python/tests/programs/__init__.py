@@ -13,6 +13,8 @@ kind (none when export refuses, e.g. a mutated duplicated input).
 
 from __future__ import annotations
 
+import inspect
+
 from programs import (
     aliasing,
     custom_function,
@@ -39,10 +41,11 @@ MODULES = (
 
 
 def all_programs():
-    """``{"module.name": program}`` for every program in this package."""
+    """``{"module.name": program}``: every public function of the modules above."""
     out = {}
     for mod in MODULES:
         short = mod.__name__.rsplit(".", 1)[-1]
-        for name in mod.__all__:
-            out[f"{short}.{name}"] = getattr(mod, name)
+        for name, fn in vars(mod).items():
+            if inspect.isfunction(fn) and fn.__module__ == mod.__name__ and name[0] != "_":
+                out[f"{short}.{name}"] = fn
     return out

@@ -2,23 +2,6 @@
 
 import torch
 
-__all__ = [
-    "as_strided_view",
-    "chunk_of_intermediate",
-    "contiguous_noop",
-    "detach_of_input",
-    "expand_of_input",
-    "narrow_and_permute",
-    "reshape_noncontiguous",
-    "same_view_twice",
-    "split_with_sizes_input",
-    "transpose_of_intermediate",
-    "unflatten_intermediate",
-    "view_of_intermediate_and_base",
-    "views_of_input_inference",
-    "views_of_input_train",
-]
-
 
 def views_of_input_train():
     def f(x):

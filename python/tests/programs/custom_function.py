@@ -2,13 +2,6 @@
 
 import torch
 
-__all__ = [
-    "custom_fresh_output",
-    "custom_output_viewed_later",
-    "custom_two_outputs",
-    "custom_view_output",
-]
-
 
 class Double(torch.autograd.Function):
     @staticmethod

@@ -3,13 +3,6 @@
 import torch
 from torch import nn
 
-__all__ = [
-    "custom_op_two_mutated_args",
-    "functional_custom_op_and_view",
-    "mutating_custom_op",
-    "tied_weights",
-]
-
 
 @torch.library.custom_op("aotio_t::scale", mutates_args=())
 def scale(x: torch.Tensor, factor: float) -> torch.Tensor:

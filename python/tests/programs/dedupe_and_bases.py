@@ -2,21 +2,6 @@
 
 import torch
 
-__all__ = [
-    "aliased_metadata_mutation",
-    "disjoint_slices_no_mutation",
-    "dup_mutated",
-    "dup_no_mutation",
-    "dup_requires_grad",
-    "dup_three_times",
-    "input_and_its_view_mutated",
-    "overlapping_columns_mutated",
-    "overlapping_no_mutation",
-    "overlapping_train_same_base",
-    "rows_of_one_base_mutated",
-    "set_built_aliases_mutated",
-]
-
 NO_EXPORT = {"export": ()}  # export refuses mutated duplicated/aliased inputs
 
 

@@ -3,17 +3,6 @@
 import torch
 from torch import nn
 
-__all__ = [
-    "cat_outputs",
-    "inplace_then_views",
-    "intermediate_views_train",
-    "linear_dynamic_batch",
-    "narrow_copy_int_position",
-    "pointwise",
-    "sum_and_expand",
-    "views_of_input",
-]
-
 DYN = {"dynamic": True}
 
 
@@ -96,3 +85,10 @@ def int_argument_as_size():
         return x.repeat(n, 1), x[:n]
 
     return f, (torch.randn(3, 4), 2), {}, DYN
+
+
+def slice_then_clone():
+    def f(x):
+        return x[:, 1:].clone() * 2
+
+    return f, (torch.randn(3, 5, requires_grad=True),), {}, DYN

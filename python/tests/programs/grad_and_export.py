@@ -3,21 +3,6 @@
 import torch
 from torch import nn
 
-__all__ = [
-    "called_under_no_grad",
-    "dict_and_list_outputs",
-    "grad_left_disabled",
-    "inference_only_module_outputs",
-    "int_and_float_args",
-    "joint_with_mutated_buffer",
-    "module_under_no_grad_cache_write",
-    "nested_inputs",
-    "no_grad_block_inside",
-    "non_tensor_outputs",
-    "none_input_and_output",
-    "optimizer_step_lists",
-]
-
 
 def no_grad_block_inside():
     def f(x, w):

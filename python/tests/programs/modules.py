@@ -3,21 +3,6 @@
 import torch
 from torch import nn
 
-__all__ = [
-    "batchnorm_eval",
-    "batchnorm_train",
-    "conv_relu",
-    "dropout_eval",
-    "embedding_bag_of_tokens",
-    "frozen_parameter",
-    "inplace_relu_sequential",
-    "kwargs_forward",
-    "linear",
-    "mlp_gelu_layernorm",
-    "step_counter_buffer",
-    "transformer_block",
-]
-
 JOINT = {"export": ("inference", "joint")}
 
 

@@ -2,24 +2,6 @@
 
 import torch
 
-__all__ = [
-    "add_input_result_used",
-    "clamp_intermediate",
-    "copy_grad_value_into_buffer",
-    "factory_results_mutated",
-    "fill_and_zero",
-    "index_copy_cache_kim",
-    "index_put_input",
-    "masked_fill_input_kim",
-    "mul_through_select",
-    "mutate_then_return_view",
-    "no_grad_mutation_kim",
-    "no_grad_mutation_plain_input",
-    "nonleaf_grad_input_mutated",
-    "setitem_slice",
-    "two_inputs_mutated",
-]
-
 
 def add_input_result_used():
     def f(x, y):

@@ -2,13 +2,6 @@
 
 import torch
 
-__all__ = [
-    "copy_into_aliased_input_train",
-    "multi_output_view_returned_after_inplace",
-    "no_grad_view_returned_after_base_mutation",
-    "unbind_then_inplace_on_base_not_returned",
-]
-
 
 def copy_into_aliased_input_train():
     def f(a, b):
