@@ -47,6 +47,7 @@ class Graph:
     def name(self) -> str:
         """The dump's ``name``."""
     def __len__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
 
 class RawReport:
     """The analysis result; :class:`aotio.Report` wraps it."""

@@ -282,3 +282,14 @@ def test_importing_aotio_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_graphs_compare_by_content():
+    d = dump_of("module_linear")
+    a = aotio.Graph.from_dict(d)
+    assert a == aotio.Graph.loads(json.dumps(d, indent=3))
+    d["nodes"][0]["val"]["tensor"]["requires_grad"] = not d["nodes"][0]["val"]["tensor"][
+        "requires_grad"
+    ]
+    assert a != aotio.Graph.from_dict(d)
+    assert a != "module_linear"
