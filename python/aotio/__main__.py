@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated export flavours (inference, joint); empty for none",
     )
     cmp.add_argument("--no-grad", action="store_true", help="call the program under no_grad")
+    cmp.add_argument(
+        "--keys",
+        default=None,
+        help="comma-separated top-level fields to compare (needs_autograd, fw_metadata, "
+        "dedupe, synthetic_base, overlapping_inputs, graph_signature); default all",
+    )
     ns = parser.parse_args(argv)
 
     import torch
@@ -100,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     grad_enabled = bool(options.pop("grad_enabled", True)) and not ns.no_grad
     try:
         with torch.set_grad_enabled(grad_enabled):
-            diff = compare(fn, args, kwargs, **options)
+            keys = None if ns.keys is None else [k for k in ns.keys.split(",") if k]
+            diff = compare(fn, args, kwargs, keys=keys, **options)
     except TraceError as exc:
         print(f"{ns.target}: {exc}", file=sys.stderr)
         return 2

@@ -70,6 +70,9 @@ def test_disagreement_exits_one_and_lists_fields(programs):
     p = run(f"{programs}:differs")
     assert p.returncode == 1
     assert "graph_signature.inference.user_outputs" in p.stdout
+    # The analysis itself agrees; --keys leaves the signature out.
+    p = run(f"{programs}:differs", "--keys", "needs_autograd,fw_metadata")
+    assert p.returncode == 0, p.stdout
 
 
 def test_untraceable_program_exits_two_naming_the_line(programs):
