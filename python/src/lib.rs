@@ -6,13 +6,14 @@
 //! in Python (`aotio/_report.py`) and are built from `Report.to_dict()` only
 //! when asked for, so `analyze` itself costs the analysis and nothing more.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value as Json;
 
 use aotio::analysis::AnalysisError as RustAnalysisError;
@@ -174,7 +175,7 @@ impl Graph {
 
     /// The dump as a new dict (changing it does not change this graph).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(pythonize::pythonize(py, &*self.source)?)
+        JsonToPy::new(py).convert(&self.source)
     }
 
     /// The dump's `name`.
@@ -238,6 +239,63 @@ impl Graph {
     }
 }
 
+/// JSON values to Python objects. Written out rather than through
+/// `pythonize`, which is several times slower on large reports; keys repeat
+/// (every `InputAliasInfo` has the same ten), so they are made once each.
+struct JsonToPy<'py> {
+    py: Python<'py>,
+    keys: HashMap<String, Bound<'py, PyString>>,
+}
+
+impl<'py> JsonToPy<'py> {
+    fn new(py: Python<'py>) -> Self {
+        JsonToPy {
+            py,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn convert(&mut self, value: &Json) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match value {
+            Json::Null => py.None().into_bound(py),
+            Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+            Json::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    i.into_pyobject(py)?.into_any()
+                } else if let Some(u) = n.as_u64() {
+                    u.into_pyobject(py)?.into_any()
+                } else {
+                    n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+                }
+            }
+            Json::String(s) => PyString::new(py, s).into_any(),
+            Json::Array(items) => {
+                let list = PyList::empty(py);
+                for item in items {
+                    list.append(self.convert(item)?)?;
+                }
+                list.into_any()
+            }
+            Json::Object(map) => {
+                let dict = PyDict::new(py);
+                for (k, v) in map {
+                    let key = match self.keys.get(k) {
+                        Some(key) => key.clone(),
+                        None => {
+                            let key = PyString::intern(py, k);
+                            self.keys.insert(k.clone(), key.clone());
+                            key
+                        }
+                    };
+                    dict.set_item(key, self.convert(v)?)?;
+                }
+                dict.into_any()
+            }
+        })
+    }
+}
+
 fn to_json_text<T: serde::Serialize>(value: &T, indent: Option<usize>) -> PyResult<String> {
     let result = match indent {
         None => serde_json::to_string(value),
@@ -268,7 +326,7 @@ impl RawReport {
         // in the report) would become Python tuples, the CLI prints lists.
         let json = serde_json::to_value(&self.report)
             .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
-        Ok(pythonize::pythonize(py, &json)?)
+        JsonToPy::new(py).convert(&json)
     }
 
     /// The same as JSON text (`indent=2` is the CLI's layout).
