@@ -3,7 +3,7 @@
 The classes mirror ``torch._functorch._aot_autograd.schemas`` (``InputAliasInfo``,
 ``OutputAliasInfo``, ``ViewAndMutationMeta``, ``GraphSignature``,
 ``BackwardSignature``) so that a report reads like ``TORCH_LOGS`` output. They
-are frozen dataclasses built from :meth:`Report.to_dict` the first time they
+are frozen dataclasses, built one top-level key at a time the first time they
 are asked for: ``analyze`` itself only runs the analysis. Sequences are tuples
 and mappings are read-only.
 """
@@ -329,54 +329,54 @@ class Report:
         """The report as JSON text; ``indent=2`` is the CLI's layout, None one line."""
         return self._raw.to_json(indent)
 
-    @functools.cached_property
-    def _dict(self) -> dict:
-        return self._raw.to_dict()
+    def _part(self, key: str):
+        # One key converted at a time: reading a flag costs no full conversion.
+        return self._raw.get(key)
 
     @functools.cached_property
     def needs_autograd(self) -> bool | None:
         """AOTAutograd's final choice: a joint graph (True) or inference (False)."""
-        return self._dict.get("needs_autograd")
+        return self._part("needs_autograd")
 
     @functools.cached_property
     def fw_metadata(self) -> ViewAndMutationMeta | None:
         """The collected ``ViewAndMutationMeta`` (None when PyTorch refuses)."""
-        return _one(ViewAndMutationMeta)(self._dict.get("fw_metadata"))
+        return _one(ViewAndMutationMeta)(self._part("fw_metadata"))
 
     @functools.cached_property
     def dedupe(self) -> Dedupe | None:
         """The duplicate-argument handling (``AOTDedupeWrapper``)."""
-        return _one(Dedupe)(self._dict.get("dedupe"))
+        return _one(Dedupe)(self._part("dedupe"))
 
     @functools.cached_property
     def synthetic_base(self) -> SyntheticBase | None:
         """Synthetic bases for aliased inputs (``AOTSyntheticBaseWrapper``)."""
-        return _one(SyntheticBase)(self._dict.get("synthetic_base"))
+        return _one(SyntheticBase)(self._part("synthetic_base"))
 
     @functools.cached_property
     def overlapping_inputs(self) -> tuple | None:
         """Per shared storage, the members that overlap (``compute_overlapping_inputs``)."""
-        return _each(OverlappingInputs)(self._dict.get("overlapping_inputs"))
+        return _each(OverlappingInputs)(self._part("overlapping_inputs"))
 
     @functools.cached_property
     def symbolic_overlap(self) -> tuple | None:
         """Informational: whether each overlap verdict holds for every symbol value."""
-        return _frozen(self._dict.get("symbolic_overlap"))
+        return _frozen(self._part("symbolic_overlap"))
 
     @functools.cached_property
     def aot_guards(self) -> tuple | None:
         """Informational: the storage-overlap guards AOTAutograd would install."""
-        return _frozen(self._dict.get("aot_guards"))
+        return _frozen(self._part("aot_guards"))
 
     @functools.cached_property
     def error(self) -> TorchError | None:
         """PyTorch's refusal at metadata collection, or None."""
-        return _one(TorchError)(self._dict.get("error"))
+        return _one(TorchError)(self._part("error"))
 
     @functools.cached_property
     def graph_signature(self) -> Mapping[str, GraphSignature] | None:
         """``aot_export_module`` signatures keyed by flavour (``"inference"``, ``"joint"``)."""
-        sigs = self._dict.get("graph_signature")
+        sigs = self._part("graph_signature")
         if sigs is None:
             return None
         return MappingProxyType({k: _build(GraphSignature, v) for k, v in sigs.items()})

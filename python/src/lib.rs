@@ -6,12 +6,20 @@
 //! in Python (`aotio/_report.py`) and are built from `Report.to_dict()` only
 //! when asked for, so `analyze` itself costs the analysis and nothing more.
 
+// Data from Python must never panic the interpreter that embeds aotio.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use serde_json::Value as Json;
@@ -327,6 +335,28 @@ impl RawReport {
         let json = serde_json::to_value(&self.report)
             .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
         JsonToPy::new(py).convert(&json)
+    }
+
+    /// One top-level key of `to_dict()` alone (None when the report has no
+    /// such entry), so that reading `needs_autograd` does not convert the
+    /// whole report.
+    fn get<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        let r = &self.report;
+        let part = match key {
+            "needs_autograd" => serde_json::to_value(r.needs_autograd),
+            "fw_metadata" => serde_json::to_value(&r.fw_metadata),
+            "dedupe" => serde_json::to_value(&r.dedupe),
+            "synthetic_base" => serde_json::to_value(&r.synthetic_base),
+            "overlapping_inputs" => serde_json::to_value(&r.overlapping_inputs),
+            "symbolic_overlap" => serde_json::to_value(&r.symbolic_overlap),
+            "aot_guards" => serde_json::to_value(&r.aot_guards),
+            "error" => serde_json::to_value(&r.error),
+            "graph_signature" => serde_json::to_value(&r.graph_signature),
+            other => return Err(PyKeyError::new_err(other.to_owned())),
+        };
+        let part =
+            part.map_err(|e| PyValueError::new_err(format!("cannot convert `{key}`: {e}")))?;
+        JsonToPy::new(py).convert(&part)
     }
 
     /// The same as JSON text (`indent=2` is the CLI's layout).

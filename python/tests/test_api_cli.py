@@ -28,3 +28,12 @@ def test_to_dict_equals_cli_json(aotio_cli, path, overlap):
     assert report.to_dict() == json.loads(cli.stdout)
     # The same text, byte for byte, and in the same key order.
     assert report.to_json(indent=2) == cli.stdout.rstrip("\n")
+    # Each key read alone (as the typed attributes do) is the same too.
+    for key, value in json.loads(cli.stdout).items():
+        assert report._raw.get(key) == value, key
+
+
+def test_a_key_not_in_the_report_is_a_key_error():
+    report = aotio.analyze(aotio.Graph.load(GRAPHS[0]))
+    with pytest.raises(KeyError, match="fw_meta"):
+        report._raw.get("fw_meta")
