@@ -88,3 +88,31 @@ def test_exact_overlap_mode():
     assert exact_mode == aotio.analyze(graph, overlap="exact").to_dict()
     with pytest.raises(ValueError, match="overlap mode"):
         aotio.Session(graph, overlap="fast")
+
+
+def test_threads_sharing_a_session_neither_deadlock_nor_mix_results():
+    import threading
+
+    edited = copy.deepcopy(BASE)
+    node(edited, "a1")["val"]["tensor"]["storage_offset"] = 2
+    graphs = [aotio.Graph.from_dict(BASE), aotio.Graph.from_dict(edited)]
+    expected = [aotio.analyze(g).to_dict() for g in graphs]
+    shared = aotio.Session(graphs[0])
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(30):
+                shared.update(graphs[(i + k) % 2])
+                # Another thread may update in between: any report is one of the two.
+                assert shared.report().to_dict() in expected
+        except (AssertionError, ValueError, RuntimeError) as exc:  # reported below
+            errors.append((k, exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    assert not errors, errors
