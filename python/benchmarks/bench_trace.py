@@ -5,7 +5,8 @@ benchmarks use the same module and input in the same run: the baseline is
 ``create_aot_state`` (``run_functionalized_fw_and_collect_metadata`` and the
 needs_autograd decision) on fake inputs, what AOTAutograd spends before it
 traces the real graph; aotio's side traces the module into a dump (fake
-tensors, pre-dispatch make_fx) and runs the whole analysis on it.
+tensors, pre-dispatch make_fx) and runs the whole analysis on it; a third
+benchmark times the analysis alone on the dump traced once.
 """
 
 from __future__ import annotations
@@ -71,3 +72,11 @@ def test_pytorch_collect_metadata(benchmark, program):
     module, args = program
     meta = benchmark(lambda: pytorch_metadata(module, args))
     assert len(meta.output_info) == 1
+
+
+def test_aotio_analyze_traced(benchmark, program):
+    # The analysis alone, on the dump of the same module traced once.
+    module, args = program
+    graph = trace(module, args)
+    report = benchmark(lambda: aotio.analyze(graph))
+    assert report.to_dict()["needs_autograd"] is True
