@@ -12,7 +12,7 @@ from conftest import REPO
 
 def test_readme_example_runs(tmp_path):
     readme = (REPO / "README.md").read_text()
-    section = readme.split("## Python", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Python", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 1
     out = io.StringIO()
