@@ -329,8 +329,8 @@ def _compute_overlapping_inputs(
     sources = aot_config.aot_autograd_arg_pos_to_source
     if mode is None or not _STATE.replace_guard or recorded is None or not sources:
         return result
-    if len(recorded) > before and isinstance(recorded[-1], StorageOverlap):
-        pytorch_guard = recorded.pop()
+    pytorch_guard = recorded[-1] if len(recorded) > before else None
+    if isinstance(pytorch_guard, StorageOverlap):
         overlapping = list(pytorch_guard.overlapping_sources)
         non_overlapping = list(pytorch_guard.non_overlapping_sources)
     elif mode == "exact" and len(aliased_input_indices) > 1:
@@ -338,6 +338,10 @@ def _compute_overlapping_inputs(
         non_overlapping = [sources[i] for i in aliased_input_indices if i not in result]
     else:
         return result
+    if any(source is None for source in (*overlapping, *non_overlapping)):
+        return result  # an input Dynamo cannot name cannot be guarded
+    if isinstance(pytorch_guard, StorageOverlap):
+        recorded.pop()
     create = functools.partial(_build_storage_overlap_guard, overlapping, non_overlapping, mode)
     guard = Guard(originating_source=(overlapping or non_overlapping)[0], create_fn=create)
     tracing_context.guards_context.dynamo_guards.add(guard)
