@@ -53,6 +53,11 @@ KNOWN_AOTIO_BUGS: dict[str, str] = {
         "size-expression parser rejects Max (format section 3 names only + - * // %), so "
         "Graph.from_dict raises GraphError"
     ),
+    "modules.lstm": (
+        "aot_export_module(trace_joint=True) refuses nn.LSTM with an AssertionError "
+        "(3 parameter gradients for 4 backward outputs: two gradients of the joint graph "
+        "are one node); aotio exports the joint signature"
+    ),
     "modules.kwargs_forward": (
         "aot_export_module(trace_joint=True) refuses keyword arguments (TypeError from "
         "fn_to_trace); aotio exports the joint signature anyway"

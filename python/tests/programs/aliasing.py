@@ -104,3 +104,10 @@ def unflatten_intermediate():
         return (x + 1).unflatten(0, (2, 3))
 
     return f, (torch.randn(6, requires_grad=True),)
+
+
+def scaled_dot_product_attention():
+    def f(q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+    return f, tuple(torch.randn(2, 2, 5, 4, requires_grad=True) for _ in range(3))

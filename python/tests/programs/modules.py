@@ -110,3 +110,34 @@ def transformer_block():
             return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.ln2(x))))
 
     return Block(), (torch.randn(2, 4, 8),), {}, JOINT
+
+
+def multihead_attention():
+    x = torch.randn(2, 5, 8)
+    return nn.MultiheadAttention(8, 2, batch_first=True), (x, x, x), {}, JOINT
+
+
+def transformer_encoder_layer():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, dropout=0.0)
+    return layer, (torch.randn(2, 5, 8),), {}, JOINT
+
+
+def lstm():
+    return nn.LSTM(4, 6, batch_first=True), (torch.randn(2, 3, 4),), {}, JOINT
+
+
+def gru():
+    return nn.GRU(4, 6), (torch.randn(3, 2, 4),), {}, JOINT
+
+
+def group_norm():
+    return nn.GroupNorm(2, 4), (torch.randn(2, 4, 3),), {}, JOINT
+
+
+def conv_batchnorm2d_train():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    return m, (torch.randn(2, 3, 6, 6),), {}, JOINT
+
+
+def embedding_bag():
+    return nn.EmbeddingBag(10, 4, mode="mean"), (torch.tensor([[1, 2], [3, 4]]),), {}, JOINT
