@@ -16,7 +16,9 @@ import pytest
 import torch
 from _reference_programs import REFERENCE_PROGRAMS
 
+import aotio
 from aotio.compare import Diff, diff_expect, pytorch_expect
+from aotio.tracing import trace
 
 CASES = Path(__file__).resolve().parents[2] / "tests" / "data" / "conformance" / "graphs"
 
@@ -35,6 +37,21 @@ def test_pytorch_expect_matches_shared_data(name):
     with torch.set_grad_enabled(grad_enabled):
         live = pytorch_expect(fn, args, kwargs, export=list(recorded["graph_signature"]), **options)
     diff = diff_expect(recorded, live)
+    assert not diff, f"{name}:\n{diff}"
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_PROGRAMS))
+def test_traced_program_analysis_matches_shared_data(name):
+    # End to end: program -> aotio.trace -> aotio.analyze, against the
+    # recorded expect block (no live PyTorch analysis involved).
+    recorded = expect_of(name)
+    build, options = REFERENCE_PROGRAMS[name]
+    options = dict(options)
+    grad_enabled = options.pop("grad_enabled", True)
+    fn, args, kwargs = build()
+    with torch.set_grad_enabled(grad_enabled):
+        graph = trace(fn, args, kwargs, export=list(recorded["graph_signature"]), **options)
+    diff = diff_expect(recorded, aotio.analyze(graph).to_dict())
     assert not diff, f"{name}:\n{diff}"
 
 
