@@ -293,3 +293,18 @@ def test_graphs_compare_by_content():
     ]
     assert a != aotio.Graph.from_dict(d)
     assert a != "module_linear"
+
+
+def test_analyze_traces_a_callable_first():
+    import torch
+
+    def step(x, y):
+        x.add_(1)
+        return y.t(), x * 2
+
+    args = (torch.randn(2, 3), torch.randn(3, 2))
+    direct = aotio.analyze(step, args, export=("inference",))
+    traced = aotio.analyze(aotio.trace(step, args, export=("inference",)))
+    assert direct.to_dict() == traced.to_dict()
+    assert direct.fw_metadata.input_info[0].mutates_data
+    assert direct.fw_metadata.output_info[0].output_type is aotio.OutputType.alias_of_input
