@@ -46,3 +46,25 @@ def test_session_update_and_report_after_one_tensor_edit(benchmark, generated):
     assert summary.values_changed >= 1 and summary.structures_changed == 0
     # Incremental, not a re-analysis.
     assert 0 < len(session.executed_queries()) < 1000
+
+
+def test_session_update_and_report_fresh_graph_objects(benchmark, generated):
+    """The same, each round handed a newly loaded `Graph` (loaded outside the
+    timing), as a loop that re-traces would: compare with Rust
+    `tensor_metadata`, whose setup clones the graph for every iteration."""
+    base, edited = generated
+    texts = [base.to_json(), edited.to_json()]
+    session = aotio.Session(base)
+    session.report()
+    towards_edited = [False]
+
+    def fresh():
+        towards_edited[0] = not towards_edited[0]
+        return (aotio.Graph.loads(texts[towards_edited[0]]),), {}
+
+    def step(graph):
+        summary = session.update(graph)
+        return summary, session.report()
+
+    summary, _ = benchmark.pedantic(step, setup=fresh, rounds=20, warmup_rounds=1)
+    assert summary.values_changed >= 1 and summary.structures_changed == 0
