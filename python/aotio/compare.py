@@ -327,7 +327,11 @@ class _Program:
         from torch._functorch.aot_autograd import create_aot_state
         from torch._guards import TracingContext, tracing
 
-        with tracing(TracingContext(self.fake_mode)), contextlib.ExitStack() as stack:
+        from aotio.tracing import _fresh_storage_swaps
+
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_fresh_storage_swaps())
+            stack.enter_context(tracing(TracingContext(self.fake_mode)))
             yield create_aot_state(
                 stack,
                 self.flat_fn,
@@ -535,8 +539,10 @@ def _signature(
             state = stateless._reparametrize_module(
                 fn, dict(zip(fqns, tr.fake_inputs[:n])), tie_weights=False
             )
+    from aotio.tracing import _fresh_storage_swaps
+
     try:
-        with state, torch.enable_grad() if joint else torch.no_grad():
+        with state, _fresh_storage_swaps(), torch.enable_grad() if joint else torch.no_grad():
             gm, sig = aot_export_module(
                 mod,
                 args,

@@ -404,6 +404,39 @@ def _cia_decompositions() -> dict[Any, Callable[..., Any]]:
 
 
 # --------------------------------------------------------------------------
+# fake-tensor dispatch cache
+
+
+@contextlib.contextmanager
+def _fresh_storage_swaps() -> Any:
+    """Run ``aten.shallow_copy_data_`` on fake tensors every time.
+
+    FakeTensorMode's dispatch cache (shared by every fake mode of the
+    process) skips operators tagged ``inplace_view`` but not
+    ``shallow_copy_data_``, which has no tag: a second call with the same
+    key returns its first argument without swapping its storage, so results
+    would depend on what the process traced before. Used by the tracer and
+    by PyTorch's side of ``aotio.compare``.
+    """
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode, _BypassDispatchCache
+
+    swap = torch.ops.aten.shallow_copy_data_.default
+    original = FakeTensorMode._validate_cache_key
+
+    def validate(self: Any, func: Any, args: Any, kwargs: Any) -> None:
+        if func is swap:
+            raise _BypassDispatchCache("storage swap")
+        original(self, func, args, kwargs)
+
+    FakeTensorMode._validate_cache_key = validate
+    try:
+        yield
+    finally:
+        FakeTensorMode._validate_cache_key = original
+
+
+# --------------------------------------------------------------------------
 # the tracer
 
 
@@ -598,7 +631,7 @@ class _Tracer:
         wrapper = self._wrapper()
         mode = "real"  # the inputs are already fake, in self.fake_mode
         try:
-            with self._hooks(), self.fake_mode:
+            with self._hooks(), _fresh_storage_swaps(), self.fake_mode:
                 self.gm = make_fx(
                     wrapper,
                     decomposition_table=_cia_decompositions(),

@@ -146,3 +146,19 @@ def test_stale_view_used_after_inplace_is_refused_like_pytorch(kind):
         trace_dict(f, args)
     assert "return v + 1" in str(info.value)
     assert pytorch_expect(f, args)["error"]["stage"] == "collect_metadata"
+
+
+def test_storage_swap_is_traced_the_same_every_time():
+    # FakeTensorMode's process-wide cache would replay shallow_copy_data_
+    # without swapping the storage on a second trace.
+    def f(x, y):
+        torch.ops.aten.shallow_copy_data_(x, y * 2)
+        return x + 1
+
+    def storages():
+        dump = trace_dict(f, (torch.randn(3), torch.randn(3)))
+        return {n["name"]: n["val"]["tensor"]["storage"] for n in dump["nodes"] if n["val"]}
+
+    first, second = storages(), storages()
+    assert first == second
+    assert first["shallow_copy_data_"] == first["mul"] != first["x"]
