@@ -507,18 +507,22 @@ def _signature(
             return (sum(losses[1:], losses[0]) if losses else torch.zeros(()),)
         return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
-    if isinstance(fn, torch.nn.Module):
-        # Keep the module itself so parameter and buffer names stay its own.
-        mod, had_forward = fn, "forward" in fn.__dict__
-        original = fn.forward
-        fn.forward = lambda *a, **k: shape_output(original(*a, **k))
+    owner = getattr(fn, "__self__", None)
+    if not isinstance(owner, torch.nn.Module):
+        owner = fn if isinstance(fn, torch.nn.Module) else None
+    if owner is not None:
+        # Export the module itself (a method of it runs as its forward) so
+        # parameter and buffer names stay its own.
+        mod, saved = owner, owner.__dict__.get("forward")
+        call = owner.forward if fn is owner else fn
+        owner.forward = lambda *a, **k: shape_output(call(*a, **k))
     else:
 
         class Function(torch.nn.Module):
             def forward(self, *a: Any, **k: Any) -> Any:
                 return shape_output(fn(*a, **k))
 
-        mod, had_forward, original = Function(), True, None
+        mod, saved = Function(), None
     state: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if dynamic:
         # Export on the same symbolic inputs the trace sees, so a size the
@@ -537,7 +541,7 @@ def _signature(
         if n:
             fqns = [fqn for (_name, _kind, fqn, _source, _value) in tr.inputs[:n]]
             state = stateless._reparametrize_module(
-                fn, dict(zip(fqns, tr.fake_inputs[:n])), tie_weights=False
+                mod, dict(zip(fqns, tr.fake_inputs[:n])), tie_weights=False
             )
     from aotio.tracing import _fresh_storage_swaps
 
@@ -552,11 +556,11 @@ def _signature(
                 dynamic_shapes=dynamic,
             )
     finally:
-        if isinstance(fn, torch.nn.Module):
-            if had_forward:
-                fn.forward = original
+        if owner is not None:
+            if saved is not None:
+                owner.forward = saved
             else:
-                del fn.forward
+                del owner.forward
     placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     (output,) = [n for n in gm.graph.nodes if n.op == "output"]
     outs = [a.name if isinstance(a, torch.fx.Node) else None for a in output.args[0]]

@@ -70,8 +70,8 @@ def trace(
 ) -> Any:
     """Trace ``fn_or_module(*args, **kwargs)`` into an ``aotio.Graph``.
 
-    ``fn_or_module`` is a function or an ``nn.Module`` (its parameters and
-    buffers become the leading placeholders). ``args`` is a tuple of
+    ``fn_or_module`` is a function, an ``nn.Module`` or a method of one
+    (its parameters and buffers become the leading placeholders). ``args`` is a tuple of
     positional arguments (a single non-tuple value is taken as one
     argument); nested lists, tuples and dicts are flattened like pytrees.
     ``dynamic=True`` makes the sizes of user inputs and int arguments
@@ -448,7 +448,15 @@ class _Tracer:
         self.args = args
         self.kwargs = kwargs
         self.dynamic = dynamic
-        self.module = fn_or_module if isinstance(fn_or_module, torch.nn.Module) else None
+        # A module, or a method of one (model.forward, model.generate_step):
+        # either way its parameters and buffers are lifted to placeholders.
+        owner = getattr(fn_or_module, "__self__", None)
+        if isinstance(fn_or_module, torch.nn.Module):
+            self.module, self.call = fn_or_module, fn_or_module
+        elif isinstance(owner, torch.nn.Module):
+            self.module, self.call = owner, fn_or_module
+        else:
+            self.module, self.call = None, fn_or_module
         # Placeholders: (name, kind, fqn, source, real value)
         self.inputs: list[tuple[str, str, str | None, str, Any]] = []
         self.facts: dict[Any, Any] = {}  # fx node -> captured value
@@ -484,7 +492,7 @@ class _Tracer:
             for fqn, b in self.module.named_buffers(remove_duplicate=False):
                 name = unique(_identifier("b_" + fqn.replace(".", "_")))
                 self.inputs.append((name, "buffer", fqn, _module_source(fqn, "_buffers"), b))
-            target = self.module.forward
+            target = self.module.forward if self.call is self.module else self.call
         else:
             target = self.fn
         self.num_params_buffers = len(self.inputs)
@@ -597,16 +605,16 @@ class _Tracer:
 
         n = self.num_params_buffers
         names = [fqn for (_n, _k, fqn, _s, _v) in self.inputs[:n]]
-        module, fn, in_spec, tracer = self.module, self.fn, self.in_spec, self
+        module, call, in_spec, tracer = self.module, self.call, self.in_spec, self
 
         def body(flat: list[Any]) -> list[Any]:
             args, kwargs = tree_unflatten(list(flat[n:]), in_spec)
             if module is not None:
                 state = dict(zip(names, flat[:n]))
                 with stateless._reparametrize_module(module, state, tie_weights=False):
-                    out = module(*args, **kwargs)
+                    out = call(*args, **kwargs)
             else:
-                out = fn(*args, **kwargs)
+                out = call(*args, **kwargs)
             if out is None:
                 out = ()  # nothing returned: an empty output list, as the reference dumps
             leaves, tracer.out_spec = tree_flatten(out)

@@ -162,3 +162,24 @@ def test_storage_swap_is_traced_the_same_every_time():
     first, second = storages(), storages()
     assert first == second
     assert first["shallow_copy_data_"] == first["mul"] != first["x"]
+
+
+def test_method_of_a_module_lifts_its_parameters():
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 2)
+
+        def score(self, x, *, scale):
+            return self.fc(x).sum() * scale
+
+    model = Model()
+    dump = trace_dict(model.score, (torch.randn(4, 3),), {"scale": 2.0})
+    placeholders = [n for n in dump["nodes"] if n["op"] == "placeholder"]
+    assert [(n["name"], n["kind"], n["source"]) for n in placeholders] == [
+        ("p_fc_weight", "parameter", "L['self']._modules['fc']._parameters['weight']"),
+        ("p_fc_bias", "parameter", "L['self']._modules['fc']._parameters['bias']"),
+        ("x", "user_input", "L['x']"),
+        ("scale", "user_input", "L['scale']"),
+    ]
+    assert dump["config"]["num_params_buffers"] == 2

@@ -141,3 +141,17 @@ def conv_batchnorm2d_train():
 
 def embedding_bag():
     return nn.EmbeddingBag(10, 4, mode="mean"), (torch.tensor([[1, 2], [3, 4]]),), {}, JOINT
+
+
+def method_of_module():
+    class Stepper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+
+        def step(self, x):
+            self.calls.add_(1)
+            return self.fc(x).relu()
+
+    return Stepper().step, (torch.randn(4, 3),), {}, JOINT
