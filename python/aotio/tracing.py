@@ -359,7 +359,8 @@ def _storage_key(storage: Any) -> int:
 # CompositeImplicitAutograd decompositions
 
 
-_CIA_TABLE: dict[Any, Callable[..., Any]] | None = None
+# (number of CompositeImplicitAutograd registrations, table built for it)
+_CIA_TABLE: tuple[int, dict[Any, Callable[..., Any]]] | None = None
 
 
 def _cia_decompositions() -> dict[Any, Callable[..., Any]]:
@@ -367,17 +368,18 @@ def _cia_decompositions() -> dict[Any, Callable[..., Any]]:
 
     Pre-dispatch tracing records such operators as they are called; running
     their implicit kernel instead leaves only operators whose schemas say
-    what they alias and mutate (format §11).
+    what they alias and mutate (format §11). Rebuilt when an operator
+    library registered another implicit kernel since the last trace.
     """
     global _CIA_TABLE
-    if _CIA_TABLE is not None:
-        return _CIA_TABLE
     import torch
     from torch._export.utils import _get_decomp_for_cia
 
+    names = torch._C._dispatch_get_registrations_for_dispatch_key("CompositeImplicitAutograd")
+    if _CIA_TABLE is not None and _CIA_TABLE[0] == len(names):
+        return _CIA_TABLE[1]
     key = torch._C.DispatchKey.CompositeImplicitAutograd
     table: dict[Any, Callable[..., Any]] = {}
-    names = torch._C._dispatch_get_registrations_for_dispatch_key("CompositeImplicitAutograd")
     for full in names:
         ns_op, _, overload = full.partition(".")
         if "::" not in ns_op:
@@ -399,7 +401,7 @@ def _cia_decompositions() -> dict[Any, Callable[..., Any]]:
             kernel = overload_obj.py_kernels.get(key)
             if kernel is not None and not isinstance(kernel, torch._C.DispatchKey):
                 table[overload_obj] = kernel
-    _CIA_TABLE = table
+    _CIA_TABLE = (len(names), table)
     return table
 
 

@@ -183,3 +183,13 @@ def test_method_of_a_module_lifts_its_parameters():
         ("scale", "user_input", "L['scale']"),
     ]
     assert dump["config"]["num_params_buffers"] == 2
+
+
+def test_implicit_kernel_registered_between_traces_is_decomposed():
+    trace_dict(lambda x: x + 1, (torch.randn(2),))  # builds the decomposition table
+    lib = torch.library.Library("aotio_trace_test", "DEF")
+    lib.define("flat_twice(Tensor x) -> Tensor")
+    lib.impl("flat_twice", lambda x: x.reshape(-1) * 2, "CompositeImplicitAutograd")
+    dump = trace_dict(lambda x: torch.ops.aotio_trace_test.flat_twice(x), (torch.randn(2, 3),))
+    targets = [n["target"] for n in dump["nodes"] if n["op"] == "call_function"]
+    assert targets == ["aten.view.default", "aten.mul.Tensor"]
