@@ -582,9 +582,12 @@ class _Tracer:
         tracer = self
 
         def set_meta(proxy: Any, val: Any) -> Any:
-            out = original_set_meta(proxy, val)
-            tracer._capture(proxy.node, val)
-            return out
+            # PyTorch's set_meta also derives a best-effort "tensor_meta" the
+            # dump never reads; "val" is kept (make_fx reads it back).
+            node = proxy.node
+            node.meta["val"] = proxy_tensor.extract_val(val, include_real=node.op == "placeholder")
+            tracer._capture(node, val)
+            return proxy
 
         def apply(cls: Any, *args: Any, **kwargs: Any) -> Any:
             out = original_apply.__get__(None, cls)(*args, **kwargs)
