@@ -12,7 +12,7 @@ overlap. :func:`install` makes AOTAutograd ask aotio instead::
     aotio.torch.stats()                 # calls, fallbacks, time spent
 
 Two functions are replaced where AOTAutograd looks them up, nothing else
-(see ``NOTES-torch.md``):
+(see ``python/docs/torch-compile.md``):
 
 * ``compute_overlapping_tensors`` as seen by
   ``torch._functorch._aot_autograd.input_output_analysis``: the decision;
