@@ -148,8 +148,9 @@ fn check_lists_every_problem() {
         .output()
         .expect("runs");
     let _ = std::fs::remove_file(&path);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    // Problems go to standard error; 3 is the status for invalid input.
+    let stdout = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(
         stdout.contains("rank mismatch") && stdout.contains("unknown node `nowhere`"),
         "{stdout}"
@@ -158,12 +159,12 @@ fn check_lists_every_problem() {
 }
 
 #[test]
-fn analyze_exits_2_with_one_line() {
+fn analyze_exits_3_with_one_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_aotio"))
         .args(["analyze", "/nonexistent/dump.json"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot read"), "{stderr}");

@@ -2,22 +2,23 @@
 //! that anyone can reproduce the benchmarks and replays.
 
 use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use aotio::gen::{EditKind, EditSequence, GenOptions};
 
-use super::fail;
 use super::replay::Progress;
+use super::{Done, Failure, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct GenArgs {
-    /// Approximate number of nodes (whole transformer blocks of 54 nodes).
-    #[arg(long, default_value_t = 1_000)]
+    /// Approximate number of nodes, at least 1 (the graph is whole
+    /// transformer blocks of 54 nodes, and at least one block).
+    #[arg(long, default_value_t = 1_000, value_parser = parse_nodes)]
     nodes: usize,
     /// Seed of the model's sizes and of the edits: the same seed writes the
     /// same dumps.
@@ -30,18 +31,49 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 0)]
     edits: usize,
     /// Kinds of edit to draw from, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+    #[arg(long, value_delimiter = ',', value_parser = kind_parser())]
     kinds: Vec<EditKind>,
     /// Where to write. One dump: a file. With --edits: a folder of numbered
     /// dumps (000.json, 001.json, ...), or a JSON-lines file when the name
     /// ends in `.jsonl`. Without --out, or with `-`: standard output (JSON
-    /// lines with --edits).
+    /// lines with --edits). On a terminal, standard output needs an explicit
+    /// `--out -`: the dumps run to megabytes.
     #[arg(long, short)]
     out: Option<PathBuf>,
 }
 
-fn parse_kind(s: &str) -> Result<EditKind, String> {
-    s.parse()
+fn kind_parser() -> impl TypedValueParser<Value = EditKind> {
+    // The choices are listed in `--help` and in the error for a wrong one.
+    PossibleValuesParser::new(EditKind::ALL.map(EditKind::as_str))
+        .try_map(|s| s.parse::<EditKind>())
+}
+
+fn parse_nodes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (a graph is at least one block of 54 nodes)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Refuses to pour megabytes of JSON onto a terminal nobody asked to write to.
+fn terminal_guard(out: Option<&Path>, stdout_is_terminal: bool, bytes: usize) -> Outcome {
+    if out.is_none() && stdout_is_terminal {
+        return Err(Failure::Usage(format!(
+            "gen writes about {:.1} MB of JSON; on a terminal that is noise: \
+             pass --out FILE, pipe it, or --out - to write it here anyway",
+            bytes as f64 / 1e6
+        )));
+    }
+    Ok(Done::Ok)
+}
+
+/// Rough size of the output (about 750 bytes a node, indented).
+fn estimated_bytes(args: &GenArgs) -> usize {
+    args.nodes
+        .max(54)
+        .saturating_mul(750)
+        .saturating_mul(args.edits.saturating_add(1))
 }
 
 /// Where the dumps go.
@@ -52,7 +84,12 @@ enum Sink {
     Lines(PathBuf),
 }
 
-pub fn gen(args: GenArgs) -> ExitCode {
+pub fn gen(args: GenArgs) -> Outcome {
+    terminal_guard(
+        args.out.as_deref(),
+        io::stdout().is_terminal(),
+        estimated_bytes(&args),
+    )?;
     let opts = GenOptions {
         nodes: args.nodes,
         seed: args.seed,
@@ -78,10 +115,11 @@ pub fn gen(args: GenArgs) -> ExitCode {
         Sink::Folder(dir) => write_folder(&dir, dumps, args.edits + 1),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(Done::Ok),
         // The reader stopped early (`| head`): not a failure of ours.
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure::Closed),
+        // Generation errors and files that cannot be written.
+        Err(e) => Err(Failure::Input(e.to_string())),
     }
 }
 
@@ -149,4 +187,27 @@ fn write_folder(
         p.finish();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_needs_an_explicit_out() {
+        assert!(matches!(
+            terminal_guard(None, true, 1 << 20),
+            Err(Failure::Usage(m)) if m.contains("--out -")
+        ));
+        assert!(terminal_guard(Some(Path::new("-")), true, 1 << 20).is_ok());
+        assert!(terminal_guard(None, false, 1 << 20).is_ok());
+        assert!(terminal_guard(Some(Path::new("x.json")), true, 1 << 20).is_ok());
+    }
+
+    #[test]
+    fn nodes_are_at_least_one() {
+        assert!(parse_nodes("0").is_err());
+        assert_eq!(parse_nodes("54"), Ok(54));
+        assert!(parse_nodes("-1").is_err());
+    }
 }

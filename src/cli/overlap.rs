@@ -1,12 +1,12 @@
 //! `aotio overlap`: the overlap engine over groups of views, one per line.
 
-use std::process::ExitCode;
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
 use aotio::overlap::{compute_overlap, Mode, StridedView};
 
-use super::{fail, read_input};
+use super::{read_input, say, sniff, Done, Failure, Outcome};
 
 #[derive(Deserialize)]
 struct Line {
@@ -23,11 +23,12 @@ struct Answer<'a> {
     inexact: bool,
 }
 
-pub fn run(file: &std::path::Path, mode: Mode) -> ExitCode {
-    let text = match read_input(file) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
+pub fn run(file: &std::path::Path, mode: Mode) -> Outcome {
+    let text = read_input(file)?;
+    if let Some(kind) = sniff::wrong_kind(&text, sniff::Kind::ViewGroups) {
+        return Err(Failure::Input(format!("{}: {kind}", file.display())));
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut bad = 0usize;
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -36,7 +37,7 @@ pub fn run(file: &std::path::Path, mode: Mode) -> ExitCode {
         let parsed: Line = match serde_json::from_str(line) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("aotio: {}, line {}: {e}", file.display(), n + 1);
+                say(format!("{}, line {}: {e}", file.display(), n + 1));
                 bad += 1;
                 continue;
             }
@@ -46,11 +47,11 @@ pub fn run(file: &std::path::Path, mode: Mode) -> ExitCode {
             .iter()
             .position(|t| t.sizes.len() != t.strides.len())
         {
-            eprintln!(
-                "aotio: {}, line {}: tensors[{k}]: shape and stride have different lengths",
+            say(format!(
+                "{}, line {}: tensors[{k}]: shape and stride have different lengths",
                 file.display(),
                 n + 1
-            );
+            ));
             bad += 1;
             continue;
         }
@@ -61,14 +62,9 @@ pub fn run(file: &std::path::Path, mode: Mode) -> ExitCode {
             pairs: result.pairs,
             inexact: result.inexact,
         };
-        match serde_json::to_string(&answer) {
-            Ok(json) => println!("{json}"),
-            Err(e) => return fail(format!("cannot write JSON: {e}")),
-        }
+        serde_json::to_writer(&mut out, &answer)?;
+        writeln!(out)?;
     }
-    if bad > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    out.flush()?;
+    Ok(if bad > 0 { Done::Invalid } else { Done::Ok })
 }

@@ -397,3 +397,23 @@ fn spec(s: &TensorSpec) -> String {
         s.storage_offset
     )
 }
+
+/// Where PyTorch refuses the program, if it does: at metadata collection,
+/// dedupe or synthetic bases (the stages of `aot_function`), in one line.
+pub fn refusal(report: &Report) -> Option<String> {
+    let dedupe = match &report.dedupe {
+        Some(Stage::Refused { error }) => Some(error),
+        _ => None,
+    };
+    let synthetic = report
+        .synthetic_base
+        .as_ref()
+        .and_then(|s| s.plan.outcome.as_ref().err());
+    let e = report.error.as_ref().or(dedupe).or(synthetic)?;
+    Some(format!(
+        "PyTorch refuses this program at {} with {:?}: {}",
+        e.stage.as_str(),
+        e.kind,
+        e.message.replace('\n', " ")
+    ))
+}

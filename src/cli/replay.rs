@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -15,7 +14,7 @@ use serde::Serialize;
 use aotio::db::Database;
 use aotio::{ir, Session, UpdateSummary};
 
-use super::{fail, BAD_INPUT};
+use super::{load_error, say, sniff, Done, Failure, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
@@ -58,11 +57,8 @@ struct Step<'a> {
     error: Option<String>,
 }
 
-pub fn replay(args: ReplayArgs) -> ExitCode {
-    let source = match Source::open(&args.path) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+pub fn replay(args: ReplayArgs) -> Outcome {
+    let source = Source::open(&args.path).map_err(Failure::Input)?;
     let show_progress =
         !args.no_progress && std::io::stderr().is_terminal() && !std::io::stdout().is_terminal();
     let mut progress = show_progress.then(|| Progress::new(source.len()));
@@ -71,20 +67,25 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let mut cold_executed = 0;
     let mut failures = 0usize;
     let mut incremental = Vec::new();
-    let mut cold_time = Duration::ZERO;
+    let mut cold: Option<Timing> = None;
+    if args.format == ReplayFormat::Text {
+        writeln!(out, "{}", header())?;
+    }
 
     for (step, (label, text)) in source.enumerate() {
         if let Some(p) = progress.as_mut() {
             p.show(step);
         }
         let started = Instant::now();
-        let loaded = text.and_then(|t| ir::load_str(&t).map_err(|e| e.to_string()));
+        let loaded = text.and_then(|t| {
+            ir::load_str(&t).map_err(|e| load_error(&e, "`aotio check` on that dump"))
+        });
         let load_time = started.elapsed();
         let graph = match loaded {
             Ok(g) => g,
             Err(e) => {
                 failures += 1;
-                eprintln!("aotio: step {step}: {label}: {e}");
+                say(format!("step {step}: {label}: {e}"));
                 continue;
             }
         };
@@ -109,9 +110,17 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             .unwrap_or_default();
         if changed.is_none() {
             cold_executed = executed.len();
-            cold_time = analysis_time;
+            cold = Some(Timing {
+                analysis: analysis_time,
+                load: load_time,
+                executed: executed.len(),
+            });
         } else {
-            incremental.push((analysis_time, executed.len()));
+            incremental.push(Timing {
+                analysis: analysis_time,
+                load: load_time,
+                executed: executed.len(),
+            });
         }
         let error = report.err().map(|e| e.to_string());
         if error.is_some() {
@@ -128,30 +137,33 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             analysis_ms: millis(analysis_time),
             error,
         };
-        let written = match args.format {
-            ReplayFormat::Json => serde_json::to_string(&line)
-                .map_err(std::io::Error::other)
-                .and_then(|json| writeln!(out, "{json}")),
-            ReplayFormat::Text => writeln!(out, "{}", text_line(&line, args.verbose)),
-        };
-        match written {
-            Ok(()) => {}
-            // The reader stopped early (`| head`): not a failure of ours.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-            Err(e) => return fail(format!("cannot write: {e}")),
+        match args.format {
+            ReplayFormat::Json => {
+                serde_json::to_writer(&mut out, &line)?;
+                writeln!(out)?;
+            }
+            ReplayFormat::Text => writeln!(out, "{}", text_line(&line, args.verbose))?,
         }
     }
     if let Some(p) = progress.as_mut() {
         p.finish();
     }
-    if args.format == ReplayFormat::Text && session.is_some() {
-        let _ = writeln!(out, "{}", summary(cold_time, cold_executed, &incremental));
+    if let (ReplayFormat::Text, Some(cold)) = (args.format, &cold) {
+        writeln!(out, "{}", summary(cold, &incremental))?;
     }
+    out.flush()?;
     if failures > 0 {
-        eprintln!("aotio: {failures} step(s) failed");
-        return ExitCode::from(BAD_INPUT);
+        say(format!("{failures} step(s) failed"));
+        return Ok(Done::Invalid);
     }
-    ExitCode::SUCCESS
+    Ok(Done::Ok)
+}
+
+/// Time and work of one incremental step.
+struct Timing {
+    analysis: Duration,
+    load: Duration,
+    executed: usize,
 }
 
 fn millis(d: Duration) -> f64 {
@@ -168,6 +180,14 @@ fn by_query(executed: &[String]) -> BTreeMap<&str, usize> {
     counts
 }
 
+/// The column titles of [`text_line`].
+fn header() -> String {
+    format!(
+        "{:>5}  {:<40} {:>15} {:>8} {:>12} {:>9}",
+        "step", "change", "queries re-run", "share", "analysis ms", "load ms"
+    )
+}
+
 fn text_line(s: &Step<'_>, verbose: bool) -> String {
     let changed = match s.changed {
         None => "cold".to_owned(),
@@ -175,16 +195,14 @@ fn text_line(s: &Step<'_>, verbose: bool) -> String {
         Some(c) => describe(c),
     };
     let share = if s.cold_executed > 0 {
-        format!(
-            "{:>6.2}%",
-            100.0 * s.executed as f64 / s.cold_executed as f64
-        )
+        format!("{:.2}%", 100.0 * s.executed as f64 / s.cold_executed as f64)
     } else {
         String::new()
     };
+    let queries = format!("{}/{}", s.executed, s.cold_executed);
     let mut line = format!(
-        "{:>5}  {:<40} {:>7}/{} queries {share}  {:>9.3} ms  (load {:.1} ms)",
-        s.step, changed, s.executed, s.cold_executed, s.analysis_ms, s.load_ms
+        "{:>5}  {:<40} {queries:>15} {share:>8} {:>12.3} {:>9.3}",
+        s.step, changed, s.analysis_ms, s.load_ms
     );
     if let Some(e) = &s.error {
         line.push_str(&format!("\n       error: {e}"));
@@ -228,27 +246,52 @@ fn describe(c: &UpdateSummary) -> String {
     parts.join(", ")
 }
 
-fn summary(cold: Duration, cold_executed: usize, incremental: &[(Duration, usize)]) -> String {
-    let mut line = format!("cold: {:.3} ms, {cold_executed} queries", millis(cold));
+/// The cold run against the median update, with and without the load: a
+/// recompiling compiler loads every version, so the ratio that counts
+/// includes it.
+fn summary(cold: &Timing, incremental: &[Timing]) -> String {
+    let cold_total = cold.analysis + cold.load;
+    let mut line = format!(
+        "cold: {:.3} ms ({:.3} ms load + {:.3} ms analysis), {} queries",
+        millis(cold_total),
+        millis(cold.load),
+        millis(cold.analysis),
+        cold.executed
+    );
     if incremental.is_empty() {
         return line;
     }
-    let mut times: Vec<Duration> = incremental.iter().map(|(t, _)| *t).collect();
-    times.sort();
-    let median = times.get(times.len() / 2).copied().unwrap_or_default();
-    let max = times.last().copied().unwrap_or_default();
-    let executed: usize = incremental.iter().map(|(_, n)| n).sum();
-    let mean_share = if cold_executed > 0 {
-        100.0 * executed as f64 / (incremental.len() * cold_executed) as f64
+    let median = |f: &dyn Fn(&Timing) -> Duration| {
+        let mut times: Vec<Duration> = incremental.iter().map(f).collect();
+        times.sort();
+        times.get(times.len() / 2).copied().unwrap_or_default()
+    };
+    let total = median(&|t| t.analysis + t.load);
+    let analysis = median(&|t| t.analysis);
+    let load = median(&|t| t.load);
+    let max = incremental
+        .iter()
+        .map(|t| t.analysis + t.load)
+        .max()
+        .unwrap_or_default();
+    let executed: usize = incremental.iter().map(|t| t.executed).sum();
+    let runs = incremental.len().saturating_mul(cold.executed);
+    let mean_share = if runs > 0 {
+        100.0 * executed as f64 / runs as f64
     } else {
         0.0
     };
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     line.push_str(&format!(
-        "; {} updates: median {:.3} ms ({:.1}× faster than cold), max {:.3} ms, \
-         {mean_share:.2}% of the queries re-ran on average",
+        "\n{} updates: median {:.3} ms ({:.3} ms load + {:.3} ms update and analysis), \
+         {:.1}× faster than cold with the load ({:.1}× for the analysis alone), \
+         max {:.3} ms; {mean_share:.2}% of the queries re-ran on average",
         incremental.len(),
-        millis(median),
-        cold.as_secs_f64() / median.as_secs_f64().max(1e-9),
+        millis(total),
+        millis(load),
+        millis(analysis),
+        ratio(cold_total, total),
+        ratio(cold.analysis, analysis),
         millis(max),
     ));
     line
@@ -289,6 +332,7 @@ impl Source {
             let len = files.len();
             return Ok(Source::Files(files.into_iter(), len));
         }
+        check_lines(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let len = count_lines(path).map_err(cannot)?;
         let file: Box<dyn BufRead> = Box::new(BufReader::new(File::open(path).map_err(cannot)?));
         Ok(Source::Lines {
@@ -332,6 +376,41 @@ impl Iterator for Source {
             },
         }
     }
+}
+
+/// One line saying so when a file is not JSON lines of graph dumps, judged
+/// from its first line (the whole file is read only when that line is not
+/// a JSON value).
+fn check_lines(path: &Path) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot read it: {e}");
+    let mut reader = BufReader::new(File::open(path).map_err(cannot)?);
+    let mut first = String::new();
+    while first.trim().is_empty() {
+        first.clear();
+        if reader.read_line(&mut first).map_err(cannot)? == 0 {
+            return Ok(());
+        }
+    }
+    if let Some(wrong) = sniff::wrong_kind(&first, sniff::Kind::GraphLines)
+        .filter(|_| sniff::detect(&first) == Some(sniff::Kind::ViewGroups))
+    {
+        return Err(wrong);
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(&first).is_ok() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(cannot)?;
+    Err(match sniff::detect(&text) {
+        Some(sniff::Kind::GraphDump) => {
+            "this is one graph dump over several lines, not JSON lines \
+            of dumps: `aotio analyze` reads it; replay reads a folder of dumps or a JSON-lines \
+            file (`aotio gen --edits K --out F.jsonl`)"
+                .to_owned()
+        }
+        _ => "its first line is not a JSON value: replay reads a folder of dumps or a \
+              JSON-lines file of dumps, one per line"
+            .to_owned(),
+    })
 }
 
 /// Non-blank lines of a file, without holding it in memory.
