@@ -4,8 +4,12 @@ use std::fmt::Write;
 
 use aotio::analysis::dedupe::Strategy;
 use aotio::analysis::synthetic_base::InnerArg;
-use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec};
-use aotio::ir::{Arg, NodeOp};
+use aotio::analysis::{
+    InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta,
+};
+use aotio::analysis::symbolic_overlap::Validity;
+use aotio::ir::{Arg, NodeOp, Value};
+use aotio::queries::Guard;
 use aotio::session::{Report, Stage};
 use aotio::Session;
 
@@ -14,12 +18,12 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
     let db = session.db();
     let graph = session.graph();
     let nodes = graph.nodes(db);
-    let placeholders: Vec<&str> = nodes
+    let placeholders: Vec<(&str, Value)> = nodes
         .iter()
-        .map(|n| n.structure(db))
-        .filter(|s| matches!(s.op, NodeOp::Placeholder { .. }))
-        .map(|s| &*s.name)
+        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
+        .map(|n| (&*n.structure(db).name, n.value(db).clone()))
         .collect();
+    let names: Vec<&str> = placeholders.iter().map(|(name, _)| *name).collect();
     let outputs: Vec<String> = nodes
         .last()
         .map(|n| match n.structure(db).args.first() {
@@ -29,6 +33,7 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
         .unwrap_or_default();
 
     let _ = writeln!(out, "aotio analysis of {label} ({} nodes)", nodes.len());
+    let meta = report.fw_metadata.as_deref();
     if let Some(e) = &report.error {
         let _ = writeln!(
             out,
@@ -37,14 +42,7 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
             e.kind,
             e.message.replace('\n', "\n  ")
         );
-        if let Some(sigs) = &report.graph_signature {
-            let _ = write!(out, "\n{sigs}");
-        }
-        return out;
     }
-    let Some(meta) = &report.fw_metadata else {
-        return out;
-    };
     if let Some(na) = report.needs_autograd {
         let _ = writeln!(
             out,
@@ -56,54 +54,50 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
             }
         );
     }
-    if let Some(mode) = meta.grad_enabled_mutation {
+    if let Some(mode) = meta.and_then(|m| m.grad_enabled_mutation) {
         let _ = writeln!(
             out,
             "the function leaves grad mode {}",
             if mode { "on" } else { "off" }
         );
     }
-
-    let _ = writeln!(out, "\ninputs ({}):", meta.input_info.len());
-    for (i, info) in meta.input_info.iter().enumerate() {
-        let name = placeholders.get(i).copied().unwrap_or("?");
-        let _ = writeln!(
-            out,
-            "  [{i}] {name:<24} {:<18} {}",
-            mutation_type(info.mutation_type),
-            input_flags(info)
-        );
-    }
+    inputs(&mut out, &placeholders, meta);
+    let Some(meta) = meta else {
+        if let Some(sigs) = &report.graph_signature {
+            let _ = write!(out, "\n{sigs}");
+        }
+        return out;
+    };
 
     let _ = writeln!(out, "\noutputs ({}):", meta.output_info.len());
+    let mut table = Table::new(&["#", "name", "output_type", "base", "flags"]);
     for (k, o) in meta.output_info.iter().enumerate() {
         let name = outputs.get(k).map(String::as_str).unwrap_or("?");
         let base = match (o.output_type, o.base_idx) {
-            (_, None) => String::new(),
+            (_, None) => "-".to_owned(),
             (OutputType::AliasOfInput | OutputType::IsInput | OutputType::NonAlias, Some(b)) => {
-                format!(
-                    " of input [{b}] {}",
-                    placeholders.get(b).copied().unwrap_or("?")
-                )
+                format!("input [{b}] {}", names.get(b).copied().unwrap_or("?"))
             }
             (OutputType::AliasOfIntermediateBaseIsUserOutput, Some(b)) => {
-                format!(" of output [{b}]")
+                format!("output [{b}] {}", outputs.get(b).map_or("?", String::as_str))
             }
-            (_, Some(b)) => format!(" of intermediate base [{b}]"),
+            (_, Some(b)) => format!("intermediate base [{b}]"),
         };
-        let mut grad = String::new();
-        if o.requires_grad {
-            grad.push_str(" requires_grad");
-        }
-        if o.requires_grad_for_backward {
-            grad.push_str(" gets_tangent");
-        }
-        let _ = writeln!(
-            out,
-            "  [{k}] {name:<24} {}{base}{grad}",
-            output_type(o.output_type)
-        );
+        let flags = [
+            (o.requires_grad, "requires_grad"),
+            (o.requires_grad_for_backward, "requires_grad_for_backward"),
+        ];
+        table.row(vec![
+            k.to_string(),
+            name.to_owned(),
+            output_type(o.output_type).0.to_owned(),
+            base,
+            set_flags(&flags),
+        ]);
     }
+    table.render(&mut out);
+    let _ = writeln!(out);
+    legend(&mut out, meta.output_info.iter().map(|o| output_type(o.output_type)));
 
     let derived = meta.derived();
     let _ = writeln!(out, "\nintermediate bases: {}", meta.num_intermediate_bases);
@@ -124,11 +118,89 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
         "mutated_inp_runtime_indices: {:?}; mutated_graph_handled_indices: {:?}",
         derived.mutated_inp_runtime_indices, derived.mutated_graph_handled_indices
     );
-    rewrites(&mut out, &placeholders, report);
+    rewrites(&mut out, &names, report);
     if let Some(sigs) = &report.graph_signature {
         let _ = write!(out, "\n{sigs}");
     }
     out
+}
+
+/// The inputs: geometry from the dump, and what the analysis found (when
+/// PyTorch got that far).
+fn inputs(out: &mut String, placeholders: &[(&str, Value)], meta: Option<&ViewAndMutationMeta>) {
+    let _ = writeln!(out, "\ninputs ({}):", placeholders.len());
+    let mut header = vec!["#", "name", "tensor", "stride", "offset", "storage"];
+    if meta.is_some() {
+        header.extend(["mutation_type", "flags"]);
+    }
+    let mut table = Table::new(&header);
+    for (i, (name, value)) in placeholders.iter().enumerate() {
+        let mut row = vec![i.to_string(), (*name).to_owned()];
+        match value.as_tensor() {
+            Some(t) => {
+                let g = &t.geometry;
+                row.extend([
+                    format!("{}[{}]", g.dtype, list(&g.shape)),
+                    format!("[{}]", list(&g.stride)),
+                    g.storage_offset.to_string(),
+                    g.storage.to_string(),
+                ]);
+            }
+            None => row.extend([value_kind(value).to_owned(), "-".into(), "-".into(), "-".into()]),
+        }
+        if let Some(meta) = meta {
+            match meta.input_info.get(i) {
+                Some(info) => row.extend([
+                    mutation_type(info.mutation_type).0.to_owned(),
+                    input_flags(info),
+                ]),
+                None => row.extend(["?".to_owned(), String::new()]),
+            }
+        }
+        table.row(row);
+    }
+    table.render(out);
+    if let Some(meta) = meta {
+        let _ = writeln!(out);
+        legend(out, meta.input_info.iter().map(|i| mutation_type(i.mutation_type)));
+    }
+}
+
+/// Rows printed in columns as wide as their widest cell, two spaces apart.
+struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Table {
+        Table {
+            rows: vec![header.iter().map(|h| (*h).to_owned()).collect()],
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn render(&self, out: &mut String) {
+        let mut widths: Vec<usize> = Vec::new();
+        for row in &self.rows {
+            for (c, cell) in row.iter().enumerate() {
+                let w = cell.chars().count();
+                match widths.get_mut(c) {
+                    Some(max) => *max = (*max).max(w),
+                    None => widths.push(w),
+                }
+            }
+        }
+        for row in &self.rows {
+            let mut line = String::from("  ");
+            for (cell, width) in row.iter().zip(&widths) {
+                let _ = write!(line, "{cell:<width$}  ");
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
 }
 
 /// Dedupe, storage overlap and synthetic bases: the calling-convention rewrites.
@@ -153,10 +225,16 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
             Strategy::RemoveDuplicates => {
                 kept = d.kept_positions(placeholders.len());
                 if let (Some(mask), Some(map)) = (&d.keep_arg_mask, &d.add_dupe_map) {
+                    let mut table = Table::new(&["#", "name", "keep_arg_mask", "add_dupe_map"]);
                     for (p, (&keep, &to)) in mask.iter().zip(map).enumerate() {
-                        let arrow = if keep { "kept as" } else { "dropped, reads" };
-                        let _ = writeln!(out, "  [{p}] {:<24} {arrow} [{to}]", name(p));
+                        let arrow = if keep {
+                            format!("{to} (kept as inner [{to}])")
+                        } else {
+                            format!("{to} (dropped: reads inner [{to}])")
+                        };
+                        table.row(vec![p.to_string(), name(p).to_owned(), keep.to_string(), arrow]);
                     }
+                    table.render(out);
                 }
             }
         },
@@ -195,6 +273,55 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
                     "  warning: PyTorch's check misses the overlap of {:?} and would skip a synthetic base",
                     g.missed_by_torch
                 );
+            }
+        }
+    }
+
+    if let Some(groups) = report.symbolic_overlap.as_deref().filter(|g| !g.is_empty()) {
+        let _ = writeln!(out, "\nsymbolic overlap (PyTorch decides at the size hints):");
+        for g in groups {
+            for v in &g.pairs {
+                let (i, j) = v.pair;
+                let _ = writeln!(
+                    out,
+                    "  [{i}] {}, [{j}] {}: {}, {}",
+                    outer(i),
+                    outer(j),
+                    if v.may_overlap {
+                        "may overlap"
+                    } else {
+                        "disjoint"
+                    },
+                    match v.validity {
+                        Validity::AllValues => "for every allowed size",
+                        Validity::HintsOnly => "only at the hints (a guard protects it)",
+                    }
+                );
+            }
+        }
+    }
+    if let Some(guards) = report.aot_guards.as_deref().filter(|g| !g.is_empty()) {
+        let _ = writeln!(out, "\nguards PyTorch installs:");
+        for guard in guards {
+            match guard {
+                Guard::StorageOverlap {
+                    overlapping_sources,
+                    non_overlapping_sources,
+                } => {
+                    let names = |v: &[String]| {
+                        if v.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            v.join(", ")
+                        }
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  StorageOverlap: overlapping {}; non-overlapping {}",
+                        names(overlapping_sources),
+                        names(non_overlapping_sources)
+                    );
+                }
             }
         }
     }
@@ -329,7 +456,9 @@ fn describe_arg(a: &Arg) -> String {
         Arg::Node(n) => n.to_string(),
         Arg::Int(i) => i.to_string(),
         Arg::Float(f) => f.get().to_string(),
-        Arg::Bool(b) => b.to_string(),
+        // Python's spelling, as the outputs are Python values.
+        Arg::Bool(true) => "True".to_owned(),
+        Arg::Bool(false) => "False".to_owned(),
         Arg::None => "None".to_owned(),
         Arg::Str(s) => format!("{s:?}"),
         Arg::List(_) => "[...]".to_owned(),
@@ -337,43 +466,91 @@ fn describe_arg(a: &Arg) -> String {
     }
 }
 
-fn mutation_type(t: MutationType) -> &'static str {
+/// PyTorch's name, and what it means for the caller.
+fn mutation_type(t: MutationType) -> (&'static str, &'static str) {
     match t {
-        MutationType::NotMutated => "not mutated",
-        MutationType::MutatedInGraph => "mutated in graph",
-        MutationType::MutatedOutGraph => "mutated out of graph",
+        MutationType::NotMutated => ("NOT_MUTATED", "never written"),
+        MutationType::MutatedInGraph => (
+            "MUTATED_IN_GRAPH",
+            "written by the compiled graph itself (keep_input_mutations)",
+        ),
+        MutationType::MutatedOutGraph => (
+            "MUTATED_OUT_GRAPH",
+            "written: the graph returns the new value and the runtime copies it back",
+        ),
     }
 }
 
-fn output_type(t: OutputType) -> &'static str {
+/// PyTorch's name, and what it means for the caller.
+fn output_type(t: OutputType) -> (&'static str, &'static str) {
     match t {
-        OutputType::NonAlias => "non_alias",
-        OutputType::AliasOfInput => "alias_of_input",
-        OutputType::IsInput => "is_input",
-        OutputType::AliasOfIntermediateSaveAsOutput => "alias_of_intermediate_save_as_output",
-        OutputType::AliasOfIntermediate => "alias_of_intermediate",
-        OutputType::AliasOfIntermediateBaseIsUserOutput => {
-            "alias_of_intermediate_base_is_user_output"
+        OutputType::NonAlias => ("non_alias", "a new tensor (or not a tensor)"),
+        OutputType::AliasOfInput => (
+            "alias_of_input",
+            "a view of an input, regenerated from it at runtime",
+        ),
+        OutputType::IsInput => ("is_input", "the input itself"),
+        OutputType::AliasOfIntermediateSaveAsOutput => (
+            "alias_of_intermediate_save_as_output",
+            "a view of an intermediate, whose base is returned as an extra output",
+        ),
+        OutputType::AliasOfIntermediate => (
+            "alias_of_intermediate",
+            "a view of an intermediate base another output already returns",
+        ),
+        OutputType::AliasOfIntermediateBaseIsUserOutput => (
+            "alias_of_intermediate_base_is_user_output",
+            "a view of another output, its base",
+        ),
+        OutputType::UnsafeViewAlias => (
+            "unsafe_view_alias",
+            "a view of an intermediate, returned as a new tensor",
+        ),
+        OutputType::CustomFunctionView => (
+            "custom_function_view",
+            "a view made inside an autograd.Function",
+        ),
+    }
+}
+
+/// One line per distinct term of a column, under its table.
+fn legend(out: &mut String, terms: impl IntoIterator<Item = (&'static str, &'static str)>) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for term in terms {
+        if !seen.contains(&term) {
+            seen.push(term);
         }
-        OutputType::UnsafeViewAlias => "unsafe_view_alias",
-        OutputType::CustomFunctionView => "custom_function_view",
+    }
+    let width = seen.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, gloss) in seen {
+        let _ = writeln!(out, "  {name:<width$}  {gloss}");
     }
 }
 
-/// The flags that are set, in PyTorch's words.
+/// The `InputAliasInfo` fields that are set, by PyTorch's names; those
+/// about mutation only when the input is mutated.
 fn input_flags(i: &InputAliasInfo) -> String {
-    let flags = [
-        (i.mutates_data, "data"),
-        (i.mutates_metadata, "metadata"),
-        (i.mutates_storage_metadata, "storage"),
-        (i.mutation_is_shallow_copy_data, "shallow_copy"),
+    let mutated = i.mutates_data || i.mutates_metadata || i.mutates_storage_metadata;
+    set_flags(&[
+        (i.mutates_data, "mutates_data"),
+        (i.mutates_metadata, "mutates_metadata"),
+        (i.mutates_storage_metadata, "mutates_storage_metadata"),
+        (i.mutation_inductor_storage_resize, "mutation_inductor_storage_resize"),
+        (i.mutation_is_shallow_copy_data, "mutation_is_shallow_copy_data"),
         (
-            i.mutates_data && i.mutations_under_no_grad_or_inference_mode,
-            "under_no_grad",
+            mutated && i.mutations_under_no_grad_or_inference_mode,
+            "mutations_under_no_grad_or_inference_mode",
+        ),
+        (
+            mutated && i.mutations_hidden_from_autograd,
+            "mutations_hidden_from_autograd",
         ),
         (i.requires_grad, "requires_grad"),
-        (i.is_leaf, "leaf"),
-    ];
+        (i.is_leaf, "is_leaf"),
+    ])
+}
+
+fn set_flags(flags: &[(bool, &str)]) -> String {
     flags
         .iter()
         .filter(|(on, _)| *on)
@@ -382,13 +559,29 @@ fn input_flags(i: &InputAliasInfo) -> String {
         .join(" ")
 }
 
+fn list(v: &[aotio::ir::expr::SizeExpr]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::None => "None",
+        Value::Tensor(_) => "Tensor",
+        Value::Int(_) => "int",
+        Value::SymInt(_) => "SymInt",
+        Value::Float(_) => "float",
+        Value::SymFloat(_) => "SymFloat",
+        Value::Bool(_) => "bool",
+        Value::SymBool(_) => "SymBool",
+        Value::Str(_) => "str",
+        Value::List(_) => "list",
+    }
+}
+
 fn spec(s: &TensorSpec) -> String {
-    let list = |v: &[aotio::ir::expr::SizeExpr]| {
-        v.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     format!(
         "{}[{}] stride [{}] offset {}",
         s.dtype,
@@ -397,7 +590,6 @@ fn spec(s: &TensorSpec) -> String {
         s.storage_offset
     )
 }
-
 /// Where PyTorch refuses the program, if it does: at metadata collection,
 /// dedupe or synthetic bases (the stages of `aot_function`), in one line.
 pub fn refusal(report: &Report) -> Option<String> {
