@@ -3,11 +3,9 @@
 use std::fmt::Write;
 
 use aotio::analysis::dedupe::Strategy;
-use aotio::analysis::synthetic_base::InnerArg;
-use aotio::analysis::{
-    InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta,
-};
 use aotio::analysis::symbolic_overlap::Validity;
+use aotio::analysis::synthetic_base::InnerArg;
+use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta};
 use aotio::ir::{Arg, NodeOp, Value};
 use aotio::queries::Guard;
 use aotio::session::{Report, Stage};
@@ -79,7 +77,10 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
                 format!("input [{b}] {}", names.get(b).copied().unwrap_or("?"))
             }
             (OutputType::AliasOfIntermediateBaseIsUserOutput, Some(b)) => {
-                format!("output [{b}] {}", outputs.get(b).map_or("?", String::as_str))
+                format!(
+                    "output [{b}] {}",
+                    outputs.get(b).map_or("?", String::as_str)
+                )
             }
             (_, Some(b)) => format!("intermediate base [{b}]"),
         };
@@ -97,7 +98,10 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
     }
     table.render(&mut out);
     let _ = writeln!(out);
-    legend(&mut out, meta.output_info.iter().map(|o| output_type(o.output_type)));
+    legend(
+        &mut out,
+        meta.output_info.iter().map(|o| output_type(o.output_type)),
+    );
 
     let derived = meta.derived();
     let _ = writeln!(out, "\nintermediate bases: {}", meta.num_intermediate_bases);
@@ -146,7 +150,12 @@ fn inputs(out: &mut String, placeholders: &[(&str, Value)], meta: Option<&ViewAn
                     g.storage.to_string(),
                 ]);
             }
-            None => row.extend([value_kind(value).to_owned(), "-".into(), "-".into(), "-".into()]),
+            None => row.extend([
+                value_kind(value).to_owned(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]),
         }
         if let Some(meta) = meta {
             match meta.input_info.get(i) {
@@ -162,7 +171,12 @@ fn inputs(out: &mut String, placeholders: &[(&str, Value)], meta: Option<&ViewAn
     table.render(out);
     if let Some(meta) = meta {
         let _ = writeln!(out);
-        legend(out, meta.input_info.iter().map(|i| mutation_type(i.mutation_type)));
+        legend(
+            out,
+            meta.input_info
+                .iter()
+                .map(|i| mutation_type(i.mutation_type)),
+        );
     }
 }
 
@@ -232,7 +246,12 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
                         } else {
                             format!("{to} (dropped: reads inner [{to}])")
                         };
-                        table.row(vec![p.to_string(), name(p).to_owned(), keep.to_string(), arrow]);
+                        table.row(vec![
+                            p.to_string(),
+                            name(p).to_owned(),
+                            keep.to_string(),
+                            arrow,
+                        ]);
                     }
                     table.render(out);
                 }
@@ -278,7 +297,10 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
     }
 
     if let Some(groups) = report.symbolic_overlap.as_deref().filter(|g| !g.is_empty()) {
-        let _ = writeln!(out, "\nsymbolic overlap (PyTorch decides at the size hints):");
+        let _ = writeln!(
+            out,
+            "\nsymbolic overlap (PyTorch decides at the size hints):"
+        );
         for g in groups {
             for v in &g.pairs {
                 let (i, j) = v.pair;
@@ -535,8 +557,14 @@ fn input_flags(i: &InputAliasInfo) -> String {
         (i.mutates_data, "mutates_data"),
         (i.mutates_metadata, "mutates_metadata"),
         (i.mutates_storage_metadata, "mutates_storage_metadata"),
-        (i.mutation_inductor_storage_resize, "mutation_inductor_storage_resize"),
-        (i.mutation_is_shallow_copy_data, "mutation_is_shallow_copy_data"),
+        (
+            i.mutation_inductor_storage_resize,
+            "mutation_inductor_storage_resize",
+        ),
+        (
+            i.mutation_is_shallow_copy_data,
+            "mutation_is_shallow_copy_data",
+        ),
         (
             mutated && i.mutations_under_no_grad_or_inference_mode,
             "mutations_under_no_grad_or_inference_mode",

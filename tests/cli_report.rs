@@ -1,0 +1,193 @@
+//! Snapshots of the text report of three conformance cases. Each was checked
+//! by hand against the case's `expect` block (PyTorch's own results), noted
+//! beside it; update with `UPDATE_EXPECT=1 cargo test --test cli_report` and
+//! check again.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use expect_test::{expect, Expect};
+
+/// The report of a case read from standard input (so the label does not
+/// depend on where the checkout is), up to the export signatures (their
+/// text is the signature module's, tested with it).
+fn check(case: &str, expect: Expect) {
+    let dump = std::fs::read(common::cases_dir().join(format!("{case}.json"))).expect("case");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aotio"))
+        .args(["analyze", "-"])
+        .env_remove("AOTIO_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&dump)
+        .expect("the dump is written");
+    let out = child.wait_with_output().expect("the binary ends");
+    let text = String::from_utf8(out.stdout).expect("UTF-8 report");
+    let report = text
+        .split("\nexport graph signatures")
+        .next()
+        .unwrap_or_default();
+    expect.assert_eq(report);
+}
+
+/// expect: a is MUTATED_OUT_GRAPH (mutates_data, is_leaf), b NOT_MUTATED; one
+/// non_alias output; overlapping_inputs [0, 1] of group [0, 1]; aot_guards
+/// StorageOverlap with overlapping L['a'], L['b'] and none non-overlapping;
+/// synthetic base needed, one inner arg `args[0]._base` for both. The
+/// offset `s47` is symbolic: the verdict holds only at the hints.
+#[test]
+fn symbolic_overlap_and_its_guard() {
+    check(
+        "sym_overlapping_slices_mutation",
+        expect![[r#"
+        aotio analysis of standard input (5 nodes)
+        graph kind: inference
+
+        inputs (2):
+          #  name  tensor             stride    offset  storage  mutation_type      flags
+          0  a     float32[s93, s97]  [s92, 1]  0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+          1  b     float32[s93, s97]  [s92, 1]  s47     0        NOT_MUTATED        is_leaf
+
+          MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
+          NOT_MUTATED        never written
+
+        outputs (1):
+          #  name  output_type  base  flags
+          0  add   non_alias    -
+
+          non_alias  a new tensor (or not a tensor)
+
+        intermediate bases: 0
+        traced tangents (0):
+
+        forward returns: 2 = 1 mutated inputs + 1 outputs + 0 intermediate bases
+        mutated_inp_runtime_indices: [0]; mutated_graph_handled_indices: []
+
+        dedupe:
+          no tensor is passed twice
+
+        inputs sharing a storage:
+          [0] a, [1] b: overlapping [0, 1]
+
+        symbolic overlap (PyTorch decides at the size hints):
+          [0] a, [1] b: may overlap, only at the hints (a guard protects it)
+
+        guards PyTorch installs:
+          StorageOverlap: overlapping L['a'], L['b']; non-overlapping none
+
+        synthetic bases:
+          inner [0] = args[0]._base: regenerates [0] a, [1] b (they overlap and one is mutated)
+          other inputs pass through as inner []
+    "#]],
+    );
+}
+
+/// expect: outputs non_alias, alias_of_input (base 0), is_input (base 1),
+/// alias_of_intermediate_save_as_output, alias_of_intermediate, then five
+/// non-tensor non_alias; requires_grad and requires_grad_for_backward on
+/// the first two and the two intermediate aliases; one intermediate base;
+/// two tangents; 11 forward returns.
+#[test]
+fn every_kind_of_output() {
+    check(
+        "mixed_outputs",
+        expect![[r#"
+        aotio analysis of standard input (8 nodes)
+        graph kind: joint (forward + backward)
+
+        inputs (2):
+          #  name  tensor         stride  offset  storage  mutation_type  flags
+          0  x     float32[2, 3]  [3, 1]  0       0        NOT_MUTATED    requires_grad is_leaf
+          1  y     float32[4]     [1]     0       1        NOT_MUTATED    is_leaf
+
+          NOT_MUTATED  never written
+
+        outputs (10):
+          #  name    output_type                           base                   flags
+          0  add     non_alias                             -                      requires_grad requires_grad_for_backward
+          1  view    alias_of_input                        input [0] x            requires_grad requires_grad_for_backward
+          2  y       is_input                              input [1] y
+          3  t       alias_of_intermediate_save_as_output  intermediate base [0]  requires_grad requires_grad_for_backward
+          4  select  alias_of_intermediate                 intermediate base [0]  requires_grad requires_grad_for_backward
+          5  7       non_alias                             -
+          6  2.5     non_alias                             -
+          7  True    non_alias                             -
+          8  None    non_alias                             -
+          9  4       non_alias                             -
+
+          non_alias                             a new tensor (or not a tensor)
+          alias_of_input                        a view of an input, regenerated from it at runtime
+          is_input                              the input itself
+          alias_of_intermediate_save_as_output  a view of an intermediate, whose base is returned as an extra output
+          alias_of_intermediate                 a view of an intermediate base another output already returns
+
+        intermediate bases: 1
+        traced tangents (2):
+          float32[2, 3] stride [3, 1] offset 0 __output_tangent(output[0])
+          float32[2, 3] stride [3, 1] offset 0 __output_tangent(__intermediate_base(output[3]))
+
+        forward returns: 11 = 0 mutated inputs + 10 outputs + 1 intermediate bases
+        mutated_inp_runtime_indices: []; mutated_graph_handled_indices: []
+
+        dedupe:
+          no tensor is passed twice
+
+        inputs sharing a storage:
+          none
+
+        synthetic bases:
+          none needed
+    "#]],
+    );
+}
+
+/// expect: both inputs MUTATED_OUT_GRAPH; dedupe remove_duplicates with
+/// keep_arg_mask [true, false] and add_dupe_map [0, 0]; no synthetic base.
+#[test]
+fn a_duplicated_input() {
+    check(
+        "dup_args_mutation",
+        expect![[r#"
+        aotio analysis of standard input (5 nodes)
+        graph kind: inference
+
+        inputs (2):
+          #  name  tensor      stride  offset  storage  mutation_type      flags
+          0  a     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+          1  b     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+
+          MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
+
+        outputs (1):
+          #  name  output_type  base  flags
+          0  mul   non_alias    -
+
+          non_alias  a new tensor (or not a tensor)
+
+        intermediate bases: 0
+        traced tangents (0):
+
+        forward returns: 3 = 2 mutated inputs + 1 outputs + 0 intermediate bases
+        mutated_inp_runtime_indices: [0, 1]; mutated_graph_handled_indices: []
+
+        dedupe:
+          #  name  keep_arg_mask  add_dupe_map
+          0  a     true           0 (kept as inner [0])
+          1  b     false          0 (dropped: reads inner [0])
+
+        inputs sharing a storage:
+          none
+
+        synthetic bases:
+          none needed
+    "#]],
+    );
+}
