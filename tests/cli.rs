@@ -433,3 +433,81 @@ fn replay_has_headers_and_counts_the_load() {
     );
     assert!(stdout.contains("ms load +"), "{stdout}");
 }
+
+// ---- item 10: the DOT picture --------------------------------------------
+
+fn dot(case: &str, overlap: &str) -> (Option<i32>, String) {
+    let path = graph(case);
+    let out = run(&[
+        "analyze",
+        path.to_str().expect("UTF-8 path"),
+        "--format",
+        "dot",
+        "--overlap",
+        overlap,
+    ]);
+    let text = text(&out.stdout);
+    assert!(text.starts_with("digraph aotio {") && text.trim_end().ends_with('}'));
+    assert_eq!(
+        text.matches('{').count(),
+        text.matches('}').count(),
+        "{text}"
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn dot_labels_exact_overlaps_with_a_witness() {
+    // a = rows of 4 at stride 8 from 0, b the same from 2: both touch 2.
+    let (_, exact) = dot("overlapping_slices_mutation", "exact");
+    assert!(
+        exact.contains("in0 -> in1 [dir=none, color=red, fontcolor=red, style=solid, label=\"overlaps\\nboth touch element 2\""),
+        "{exact}"
+    );
+    assert!(
+        exact.contains("base0 -> in0") && exact.contains("base0 -> in1"),
+        "{exact}"
+    );
+    assert!(exact.contains("storage0 [shape=cylinder"), "{exact}");
+    let (_, torch) = dot("overlapping_slices_mutation", "torch");
+    assert!(torch.contains("label=\"may overlap\""), "{torch}");
+    assert!(!torch.contains("both touch element"), "{torch}");
+}
+
+#[test]
+fn dot_draws_geometry_outputs_bases_duplicates_and_a_legend() {
+    let (_, mixed) = dot("mixed_outputs", "torch");
+    assert!(
+        mixed.contains("[0] x\\lfloat32[2, 3] stride [3, 1]\\loffset 0  storage 0"),
+        "{mixed}"
+    );
+    // PyTorch: output 1 aliases input 0, output 2 is input 1, outputs 3 and
+    // 4 alias intermediate base 0.
+    for edge in [
+        "in0 -> out1 [color=darkgreen, fontcolor=darkgreen, label=\"alias_of_input\"]",
+        "in1 -> out2 [color=darkgreen, fontcolor=darkgreen, label=\"is_input\"]",
+        "ib0 -> out3",
+        "ib0 -> out4",
+    ] {
+        assert!(mixed.contains(edge), "{edge} missing from {mixed}");
+    }
+    assert!(mixed.contains("cluster_legend"), "{mixed}");
+    let (_, dup) = dot("dup_args_mutation", "torch");
+    assert!(
+        dup.contains("in1 -> in0 [style=dotted, label=\"duplicate of\"]"),
+        "{dup}"
+    );
+    let (code, refused) = dot("resize_grow_input_error", "torch");
+    assert_eq!(code, Some(REFUSED));
+    assert!(
+        refused.contains("PyTorch refuses this program at collect_metadata"),
+        "{refused}"
+    );
+    let (_, large) = dot("mlp_large", "torch");
+    for p in 0..29 {
+        assert!(
+            large.contains(&format!("    in{p} [shape=box")),
+            "input {p}"
+        );
+    }
+}

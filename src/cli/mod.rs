@@ -321,7 +321,7 @@ fn analyze(file: Option<PathBuf>, format: Format, mode: OverlapMode) -> Outcome 
             out.flush()?;
         }
         Format::Text => emit(&render::text(&label, &session, &report))?,
-        Format::Dot => emit(&render::dot(&session, &report))?,
+        Format::Dot => emit(&render::dot(&label, &session, &report, mode))?,
     }
     Ok(if render::refusal(&report).is_some() {
         Done::Refused

@@ -6,7 +6,10 @@ use aotio::analysis::dedupe::Strategy;
 use aotio::analysis::symbolic_overlap::Validity;
 use aotio::analysis::synthetic_base::InnerArg;
 use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta};
+use aotio::db::OverlapMode;
 use aotio::ir::{Arg, NodeOp, Value};
+use aotio::overlap::witness::witness;
+use aotio::overlap::{compute_overlap, StridedView};
 use aotio::queries::Guard;
 use aotio::session::{Report, Stage};
 use aotio::Session;
@@ -402,75 +405,305 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
     }
 }
 
-/// Graphviz: inputs, their storages, overlap edges, synthetic bases.
-pub fn dot(session: &Session, report: &Report) -> String {
+/// Enumerated witnesses only for views of at most this many elements.
+const WITNESS_BUDGET: usize = 1 << 16;
+
+/// Graphviz: inputs with their geometry, the storages they share, overlap
+/// edges (exact mode: "overlaps" with a shared element; torch mode: "may
+/// overlap", PyTorch's verdict), duplicates, synthetic bases, outputs and
+/// the bases they alias, a refusal, and a legend.
+pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -> String {
     let db = session.db();
-    let nodes = session.graph().nodes(db);
-    let mut out =
-        String::from("digraph aotio {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
-    let mut storages = std::collections::BTreeSet::new();
-    let mut input = 0usize;
-    for n in nodes {
-        let s = n.structure(db);
-        if !matches!(s.op, NodeOp::Placeholder { .. }) {
-            continue;
+    let graph = session.graph();
+    let nodes = graph.nodes(db);
+    let symbols = graph.symbols(db);
+    let hint = |s: &str| symbols.get(s).map(|sym| sym.hint);
+    let meta = report.fw_metadata.as_deref();
+    let mut out = String::from(
+        "digraph aotio {\n  rankdir=LR;\n  newrank=true;\n  nodesep=0.15;\n  \
+         node [fontname=\"monospace\", fontsize=10];\n  edge [fontname=\"monospace\", fontsize=9];\n",
+    );
+    let mut title = format!("aotio: {}", label);
+    if let Some(refusal) = refusal(report) {
+        title.push('\n');
+        title.push_str(&refusal);
+    }
+    let _ = writeln!(
+        out,
+        "  labelloc=t;\n  label=\"{}\";{}",
+        escape(&title),
+        if refusal(report).is_some() {
+            "\n  fontcolor=\"#b00020\";"
+        } else {
+            ""
         }
-        let mutated = report
-            .fw_metadata
+    );
+
+    // Inputs, and the views they are at the hints (for overlap witnesses).
+    let placeholders: Vec<_> = nodes
+        .iter()
+        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
+        .collect();
+    let mut views: Vec<Option<StridedView>> = Vec::new();
+    let mut storage_users: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    let dropped: Vec<usize> = match &report.dedupe {
+        Some(Stage::Done(d)) => d
+            .keep_arg_mask
             .as_ref()
-            .and_then(|m| m.input_info.get(input))
-            .is_some_and(|i| i.mutates_data);
-        let style = if mutated {
+            .map(|m| {
+                m.iter()
+                    .enumerate()
+                    .filter(|(_, k)| !**k)
+                    .map(|(p, _)| p)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    out.push_str("  subgraph cluster_inputs {\n    label=\"inputs\";\n    style=rounded;\n    fontcolor=black;\n");
+    for (p, n) in placeholders.iter().enumerate() {
+        let name = n.structure(db).name.clone();
+        let value = n.value(db);
+        let mut lines = vec![format!("[{p}] {name}")];
+        let tensor = value.as_tensor();
+        match tensor {
+            Some(t) => {
+                let g = &t.geometry;
+                lines.push(format!(
+                    "{}[{}] stride [{}]",
+                    g.dtype,
+                    list(&g.shape),
+                    list(&g.stride)
+                ));
+                lines.push(format!(
+                    "offset {}  storage {}",
+                    g.storage_offset, g.storage
+                ));
+                storage_users.entry(g.storage).or_default().push(p);
+                let eval = |e: &aotio::ir::expr::SizeExpr| e.eval(&hint).ok();
+                views.push((|| {
+                    Some(StridedView::new(
+                        g.shape.iter().map(eval).collect::<Option<_>>()?,
+                        g.stride.iter().map(eval).collect::<Option<_>>()?,
+                        eval(&g.storage_offset)?,
+                    ))
+                })());
+            }
+            None => {
+                lines.push(value_kind(value).to_owned());
+                views.push(None);
+            }
+        }
+        let info = meta.and_then(|m| m.input_info.get(p));
+        if let Some(info) = info {
+            lines.push(mutation_type(info.mutation_type).0.to_owned());
+        }
+        let style = if dropped.contains(&p) {
+            ", style=\"filled,dashed\", fillcolor=\"#e0e0e0\""
+        } else if info.is_some_and(|i| i.mutates_data || i.mutates_metadata) {
             ", style=filled, fillcolor=\"#f4c7c3\""
         } else {
             ""
         };
         let _ = writeln!(
             out,
-            "  in{input} [label=\"[{input}] {}\", shape=box{style}];",
-            s.name
+            "    in{p} [shape=box, label=\"{}\\l\"{style}];",
+            lines
+                .iter()
+                .map(|l| escape(l))
+                .collect::<Vec<_>>()
+                .join("\\l")
         );
-        if let Some(t) = n.value(db).as_tensor() {
-            storages.insert(t.geometry.storage);
-            let _ = writeln!(
-                out,
-                "  in{input} -> storage{} [style=dashed];",
-                t.geometry.storage
-            );
-        }
-        input += 1;
     }
-    for st in storages {
+    // Many inputs: columns of `rows` (invisible edges make the columns),
+    // so the picture stays about square instead of one tall column.
+    let rows = (1..)
+        .find(|r: &usize| r * r >= placeholders.len())
+        .unwrap_or(1)
+        .max(4);
+    for p in rows..placeholders.len() {
+        let _ = writeln!(out, "    in{} -> in{p} [style=invis];", p - rows);
+    }
+    out.push_str("  }\n");
+
+    // Storages drawn only where inputs share one: a storage per input
+    // would double the picture and say nothing.
+    for (st, users) in storage_users.iter().filter(|(_, u)| u.len() > 1) {
         let _ = writeln!(
             out,
-            "  storage{st} [label=\"storage {st}\", shape=cylinder];"
+            "  storage{st} [shape=cylinder, label=\"storage {st}\"];"
         );
+        for p in users {
+            let _ = writeln!(
+                out,
+                "  in{p} -> storage{st} [style=dashed, color=gray40, arrowhead=none];"
+            );
+        }
     }
-    if let Some(groups) = &report.overlapping_inputs {
-        for g in groups.iter() {
-            for (k, &i) in g.overlapping.iter().enumerate() {
-                for &j in g.overlapping.iter().skip(k + 1) {
+
+    // Duplicates: the dropped argument reads the kept one.
+    if let Some(Stage::Done(d)) = &report.dedupe {
+        if let (Some(mask), Some(map)) = (&d.keep_arg_mask, &d.add_dupe_map) {
+            let kept = d.kept_positions(placeholders.len());
+            for (p, (&keep, &to)) in mask.iter().zip(map).enumerate() {
+                if let (false, Some(&q)) = (keep, kept.get(to)) {
                     let _ = writeln!(
                         out,
-                        "  in{i} -> in{j} [dir=none, color=red, label=\"may overlap\"];"
+                        "  in{p} -> in{q} [style=dotted, label=\"duplicate of\"];"
                     );
                 }
             }
         }
     }
+    let kept = match &report.dedupe {
+        Some(Stage::Done(d)) => d.kept_positions(placeholders.len()),
+        _ => (0..placeholders.len()).collect(),
+    };
+    let outer = |i: usize| kept.get(i).copied();
+
+    // Overlap: pairs decided again on the members' views at the hints.
+    if let Some(groups) = &report.overlapping_inputs {
+        for g in groups.iter() {
+            let members: Vec<usize> = g.overlapping.iter().filter_map(|&i| outer(i)).collect();
+            let member_views: Option<Vec<StridedView>> = members
+                .iter()
+                .map(|&p| views.get(p).cloned().flatten())
+                .collect();
+            let pairs: Vec<(usize, usize)> = match &member_views {
+                Some(v) => compute_overlap(v, mode)
+                    .pairs
+                    .into_iter()
+                    .filter_map(|(a, b)| Some((*members.get(a)?, *members.get(b)?)))
+                    .collect(),
+                // Symbolic geometry that does not evaluate: every pair may overlap.
+                None => members
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, &a)| members.iter().skip(k + 1).map(move |&b| (a, b)))
+                    .collect(),
+            };
+            for (a, b) in pairs {
+                let certain = mode == OverlapMode::Exact && !g.inexact && member_views.is_some();
+                let witness = views
+                    .get(a)
+                    .cloned()
+                    .flatten()
+                    .zip(views.get(b).cloned().flatten())
+                    .and_then(|(va, vb)| witness(&va, &vb, WITNESS_BUDGET));
+                let label = match (certain, witness) {
+                    (true, Some(w)) => format!("overlaps\\nboth touch element {w}"),
+                    (true, None) => "overlaps".to_owned(),
+                    (false, _) => "may overlap".to_owned(),
+                };
+                let style = if certain { "solid" } else { "dashed" };
+                let _ = writeln!(
+                    out,
+                    "  in{a} -> in{b} [dir=none, color=red, fontcolor=red, style={style}, label=\"{label}\", constraint=false];"
+                );
+            }
+        }
+    }
+
+    // Synthetic bases and the inputs they regenerate.
     if let Some(Ok(Some(c))) = report.synthetic_base.as_ref().map(|s| &s.plan.outcome) {
         for (b, members) in c.merge.base_groups.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  base{b} [label=\"synthetic base {b}\", shape=ellipse, color=blue];"
+                "  base{b} [label=\"synthetic base {b}\", shape=ellipse, color=blue, fontcolor=blue];"
             );
             for &m in members {
-                let _ = writeln!(out, "  base{b} -> in{m} [color=blue, label=\"view\"];");
+                if let Some(p) = outer(m) {
+                    let _ = writeln!(out, "  base{b} -> in{p} [color=blue, label=\"view\"];");
+                }
             }
+        }
+    }
+
+    // Outputs, and what they alias.
+    if let Some(meta) = meta {
+        let names: Vec<String> = nodes
+            .last()
+            .map(|n| match n.structure(db).args.first() {
+                Some(Arg::List(items)) => items.iter().map(describe_arg).collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        out.push_str("  subgraph cluster_outputs {\n    label=\"outputs\";\n    style=rounded;\n    fontcolor=black;\n");
+        for (k, o) in meta.output_info.iter().enumerate() {
+            let name = names.get(k).map_or("?", String::as_str);
+            let _ = writeln!(
+                out,
+                "    out{k} [shape=box, style=rounded, label=\"[{k}] {}\\l{}\\l\"];",
+                escape(name),
+                output_type(o.output_type).0
+            );
+        }
+        out.push_str("  }\n");
+        for b in 0..meta.num_intermediate_bases {
+            let _ = writeln!(
+                out,
+                "  ib{b} [shape=ellipse, style=dashed, label=\"intermediate base {b}\"];"
+            );
+        }
+        for (k, o) in meta.output_info.iter().enumerate() {
+            let from = match (o.output_type, o.base_idx) {
+                (_, None) => continue,
+                (OutputType::AliasOfInput | OutputType::IsInput, Some(b)) => format!("in{b}"),
+                (OutputType::AliasOfIntermediateBaseIsUserOutput, Some(b)) => format!("out{b}"),
+                (OutputType::NonAlias, Some(_)) => continue,
+                (_, Some(b)) => format!("ib{b}"),
+            };
+            let _ = writeln!(
+                out,
+                "  {from} -> out{k} [color=darkgreen, fontcolor=darkgreen, label=\"{}\"];",
+                output_type(o.output_type).0
+            );
+        }
+        if meta.output_info.is_empty() {
+            let _ = writeln!(out, "  // no outputs");
+        }
+    }
+
+    // Inputs on the left, then outputs, then the legend.
+    let last_input = placeholders.len().checked_sub(1).map(|p| format!("in{p}"));
+    let outputs_node = meta
+        .filter(|m| !m.output_info.is_empty())
+        .map(|_| "out0".to_owned());
+    out.push_str(LEGEND);
+    let chain: Vec<String> = [last_input, outputs_node, Some("legend".to_owned())]
+        .into_iter()
+        .flatten()
+        .collect();
+    for pair in chain.windows(2) {
+        if let [a, b] = pair {
+            let _ = writeln!(out, "  {a} -> {b} [style=invis];");
         }
     }
     out.push_str("}\n");
     out
+}
+
+const LEGEND: &str = r##"  subgraph cluster_legend {
+    label="legend";
+    style=rounded;
+    fontcolor=black;
+    legend [shape=plaintext, label=<<table border="0" cellspacing="2" cellpadding="2">
+      <tr><td bgcolor="#f4c7c3">   </td><td align="left">input mutated (data or metadata)</td></tr>
+      <tr><td bgcolor="#e0e0e0">   </td><td align="left">duplicate input, dropped by dedupe (dotted: the input it reads)</td></tr>
+      <tr><td><font color="gray40">- -</font></td><td align="left">shares the storage (drawn when shared)</td></tr>
+      <tr><td><font color="red">———</font></td><td align="left">overlaps: exact mode, with an element both touch</td></tr>
+      <tr><td><font color="red">- -</font></td><td align="left">may overlap: PyTorch's check (torch mode)</td></tr>
+      <tr><td><font color="blue">———</font></td><td align="left">synthetic base and the inputs regenerated from it</td></tr>
+      <tr><td><font color="darkgreen">———</font></td><td align="left">output aliasing an input, output or intermediate base</td></tr>
+    </table>>];
+  }
+"##;
+
+/// A string inside a DOT double-quoted label.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn describe_arg(a: &Arg) -> String {

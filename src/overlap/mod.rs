@@ -40,6 +40,7 @@ mod numtheory;
 mod sweep;
 mod torch;
 mod torch_members;
+pub mod witness;
 
 #[cfg(test)]
 mod tests;
