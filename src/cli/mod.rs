@@ -35,12 +35,12 @@ pub(crate) mod status {
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
-  0  success; for analyze, check and explain: PyTorch accepts the program
+  0  success; for analyze and check: PyTorch accepts the program
   1  PyTorch would refuse this program (the report says where and why)
   2  usage error: unknown option or bad value, invalid AOTIO_LOG / RUST_LOG /
      AOTIO_LOG_SPANS
-  3  invalid input: unreadable file, not a valid dump, a file of another kind
-     (problems are printed on standard error)
+  3  invalid input: unreadable file (or unwritable output), not a valid dump,
+     a file of another kind (problems are printed on standard error)
   4  internal error: a bug in aotio
 A reader that stops early (`aotio analyze f.json | head`) ends the command
 quietly with status 0.
