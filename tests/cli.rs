@@ -511,3 +511,119 @@ fn dot_draws_geometry_outputs_bases_duplicates_and_a_legend() {
         );
     }
 }
+
+// ---- item 9: why, and `aotio explain` -----------------------------------
+
+/// On every conformance case PyTorch accepts: the `why` of each input
+/// PyTorch marks `mutates_data` names the nodes, with the grad mode PyTorch's
+/// `mutations_under_no_grad_or_inference_mode` implies; unmutated inputs
+/// have none; outputs PyTorch marks as aliasing input `base_idx` name it.
+#[test]
+fn why_agrees_with_pytorch_on_every_case() {
+    let mut checked = 0;
+    for path in common::case_files() {
+        let case: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("case")).expect("JSON");
+        let Some(meta) = case["expect"].get("fw_metadata") else {
+            continue;
+        };
+        let out = run(&[
+            "analyze",
+            path.to_str().expect("UTF-8 path"),
+            "--format",
+            "json",
+        ]);
+        let got: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        let why = &got["why"];
+        let name = path.display();
+        for (i, info) in meta["input_info"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .enumerate()
+        {
+            let entry = why["inputs"]
+                .as_array()
+                .expect("why.inputs")
+                .iter()
+                .find(|e| e["input"] == json!(i));
+            if info["mutates_data"] != json!(true) {
+                assert!(
+                    entry.is_none(),
+                    "{name}: input {i} is not mutated: {entry:?}"
+                );
+                continue;
+            }
+            let sites = entry
+                .and_then(|e| e["mutated_by"].as_array())
+                .unwrap_or_else(|| panic!("{name}: no why for mutated input {i}"));
+            assert!(!sites.is_empty(), "{name}: input {i}");
+            let any_grad = sites.iter().any(|s| s["grad_enabled"] == json!(true));
+            let under_no_grad = info["mutations_under_no_grad_or_inference_mode"] == json!(true);
+            assert_eq!(any_grad, !under_no_grad, "{name}: input {i}: {sites:?}");
+        }
+        for (k, o) in meta["output_info"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .enumerate()
+        {
+            if !matches!(
+                o["output_type"].as_str(),
+                Some("alias_of_input" | "is_input")
+            ) {
+                continue;
+            }
+            let entry = why["outputs"]
+                .as_array()
+                .expect("why.outputs")
+                .iter()
+                .find(|e| e["output"] == json!(k))
+                .unwrap_or_else(|| panic!("{name}: no why for output {k}"));
+            let base = format!("input [{}] ", o["base_idx"]);
+            assert!(
+                entry["base"].as_str().is_some_and(|b| b.starts_with(&base)),
+                "{name}: output {k}: {entry}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked}");
+}
+
+#[test]
+fn explain_tells_one_story() {
+    let case = graph("overlapping_slices_mutation");
+    let case = case.to_str().expect("UTF-8 path");
+    let out = run(&["explain", case, "a", "--overlap", "exact"]);
+    assert_eq!(out.status.code(), Some(OK), "{}", text(&out.stderr));
+    let story = text(&out.stdout);
+    for line in [
+        "input [0] a",
+        "tensor float32[3, 4], stride [8, 1], storage offset 0, storage 0",
+        "mutation_type MUTATED_OUT_GRAPH",
+        "mutated by node add_ (grad enabled)",
+        "shares its storage with input [1] b: overlapping (both touch element 2)",
+        "regenerated from synthetic base 0",
+    ] {
+        assert!(story.contains(line), "`{line}` missing from:\n{story}");
+    }
+    let out = run(&[
+        "explain",
+        graph("mixed_outputs").to_str().expect("UTF-8 path"),
+        "view",
+    ]);
+    let story = text(&out.stdout);
+    assert!(story.contains("output_type alias_of_input"), "{story}");
+    assert!(
+        story.contains("is a view of input [0] x through view"),
+        "{story}"
+    );
+    let out = run(&["explain", case, "nope"]);
+    assert_eq!(out.status.code(), Some(USAGE));
+    assert!(
+        text(&out.stderr).contains("inputs: a, b"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -48,45 +48,50 @@ fn symbolic_overlap_and_its_guard() {
     check(
         "sym_overlapping_slices_mutation",
         expect![[r#"
-        aotio analysis of standard input (5 nodes)
-        graph kind: inference
+            aotio analysis of standard input (5 nodes)
+            graph kind: inference
 
-        inputs (2):
-          #  name  tensor             stride    offset  storage  mutation_type      flags
-          0  a     float32[s93, s97]  [s92, 1]  0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
-          1  b     float32[s93, s97]  [s92, 1]  s47     0        NOT_MUTATED        is_leaf
+            inputs (2):
+              #  name  tensor             stride    offset  storage  mutation_type      flags
+              0  a     float32[s93, s97]  [s92, 1]  0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+              1  b     float32[s93, s97]  [s92, 1]  s47     0        NOT_MUTATED        is_leaf
 
-          MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
-          NOT_MUTATED        never written
+              MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
+              NOT_MUTATED        never written
 
-        outputs (1):
-          #  name  output_type  base  flags
-          0  add   non_alias    -
+            outputs (1):
+              #  name  output_type  base  flags
+              0  add   non_alias    -
 
-          non_alias  a new tensor (or not a tensor)
+              non_alias  a new tensor (or not a tensor)
 
-        intermediate bases: 0
-        traced tangents (0):
+            intermediate bases: 0
+            traced tangents (0):
 
-        forward returns: 2 = 1 mutated inputs + 1 outputs + 0 intermediate bases
-        mutated_inp_runtime_indices: [0]; mutated_graph_handled_indices: []
+            forward returns: 2 = 1 mutated inputs + 1 outputs + 0 intermediate bases
+            mutated_inp_runtime_indices: [0]; mutated_graph_handled_indices: []
 
-        dedupe:
-          no tensor is passed twice
+            dedupe:
+              no tensor is passed twice
 
-        inputs sharing a storage:
-          [0] a, [1] b: overlapping [0, 1]
+            inputs sharing a storage:
+              [0] a, [1] b: overlapping [0, 1]
 
-        symbolic overlap (PyTorch decides at the size hints):
-          [0] a, [1] b: may overlap, only at the hints (a guard protects it)
+            symbolic overlap (PyTorch decides at the size hints):
+              [0] a, [1] b: may overlap, only at the hints (a guard protects it)
 
-        guards PyTorch installs:
-          StorageOverlap: overlapping L['a'], L['b']; non-overlapping none
+            guards PyTorch installs:
+              StorageOverlap: overlapping L['a'], L['b']; non-overlapping none
 
-        synthetic bases:
-          inner [0] = args[0]._base: regenerates [0] a, [1] b (they overlap and one is mutated)
-          other inputs pass through as inner []
-    "#]],
+            synthetic bases:
+              inner [0] = args[0]._base: regenerates [0] a, [1] b (they overlap and one is mutated)
+              other inputs pass through as inner []
+
+            why:
+              input [0] a is mutated by node add_ (grad enabled)
+              [0] a and [1] b overlap: both touch element 2
+              synthetic base 0 regenerates inputs [0, 1]: they share a storage, and [0] is mutated
+        "#]],
     );
 }
 
@@ -100,52 +105,58 @@ fn every_kind_of_output() {
     check(
         "mixed_outputs",
         expect![[r#"
-        aotio analysis of standard input (8 nodes)
-        graph kind: joint (forward + backward)
+            aotio analysis of standard input (8 nodes)
+            graph kind: joint (forward + backward)
 
-        inputs (2):
-          #  name  tensor         stride  offset  storage  mutation_type  flags
-          0  x     float32[2, 3]  [3, 1]  0       0        NOT_MUTATED    requires_grad is_leaf
-          1  y     float32[4]     [1]     0       1        NOT_MUTATED    is_leaf
+            inputs (2):
+              #  name  tensor         stride  offset  storage  mutation_type  flags
+              0  x     float32[2, 3]  [3, 1]  0       0        NOT_MUTATED    requires_grad is_leaf
+              1  y     float32[4]     [1]     0       1        NOT_MUTATED    is_leaf
 
-          NOT_MUTATED  never written
+              NOT_MUTATED  never written
 
-        outputs (10):
-          #  name    output_type                           base                   flags
-          0  add     non_alias                             -                      requires_grad requires_grad_for_backward
-          1  view    alias_of_input                        input [0] x            requires_grad requires_grad_for_backward
-          2  y       is_input                              input [1] y
-          3  t       alias_of_intermediate_save_as_output  intermediate base [0]  requires_grad requires_grad_for_backward
-          4  select  alias_of_intermediate                 intermediate base [0]  requires_grad requires_grad_for_backward
-          5  7       non_alias                             -
-          6  2.5     non_alias                             -
-          7  True    non_alias                             -
-          8  None    non_alias                             -
-          9  4       non_alias                             -
+            outputs (10):
+              #  name    output_type                           base                   flags
+              0  add     non_alias                             -                      requires_grad requires_grad_for_backward
+              1  view    alias_of_input                        input [0] x            requires_grad requires_grad_for_backward
+              2  y       is_input                              input [1] y
+              3  t       alias_of_intermediate_save_as_output  intermediate base [0]  requires_grad requires_grad_for_backward
+              4  select  alias_of_intermediate                 intermediate base [0]  requires_grad requires_grad_for_backward
+              5  7       non_alias                             -
+              6  2.5     non_alias                             -
+              7  True    non_alias                             -
+              8  None    non_alias                             -
+              9  4       non_alias                             -
 
-          non_alias                             a new tensor (or not a tensor)
-          alias_of_input                        a view of an input, regenerated from it at runtime
-          is_input                              the input itself
-          alias_of_intermediate_save_as_output  a view of an intermediate, whose base is returned as an extra output
-          alias_of_intermediate                 a view of an intermediate base another output already returns
+              non_alias                             a new tensor (or not a tensor)
+              alias_of_input                        a view of an input, regenerated from it at runtime
+              is_input                              the input itself
+              alias_of_intermediate_save_as_output  a view of an intermediate, whose base is returned as an extra output
+              alias_of_intermediate                 a view of an intermediate base another output already returns
 
-        intermediate bases: 1
-        traced tangents (2):
-          float32[2, 3] stride [3, 1] offset 0 __output_tangent(output[0])
-          float32[2, 3] stride [3, 1] offset 0 __output_tangent(__intermediate_base(output[3]))
+            intermediate bases: 1
+            traced tangents (2):
+              float32[2, 3] stride [3, 1] offset 0 __output_tangent(output[0])
+              float32[2, 3] stride [3, 1] offset 0 __output_tangent(__intermediate_base(output[3]))
 
-        forward returns: 11 = 0 mutated inputs + 10 outputs + 1 intermediate bases
-        mutated_inp_runtime_indices: []; mutated_graph_handled_indices: []
+            forward returns: 11 = 0 mutated inputs + 10 outputs + 1 intermediate bases
+            mutated_inp_runtime_indices: []; mutated_graph_handled_indices: []
 
-        dedupe:
-          no tensor is passed twice
+            dedupe:
+              no tensor is passed twice
 
-        inputs sharing a storage:
-          none
+            inputs sharing a storage:
+              none
 
-        synthetic bases:
-          none needed
-    "#]],
+            synthetic bases:
+              none needed
+
+            why:
+              output [1] view is a view of input [0] x through view
+              output [2] y is input [1] y
+              output [3] t is a view of node mul through t
+              output [4] select is a view of node mul through select_int
+        "#]],
     );
 }
 
@@ -156,38 +167,42 @@ fn a_duplicated_input() {
     check(
         "dup_args_mutation",
         expect![[r#"
-        aotio analysis of standard input (5 nodes)
-        graph kind: inference
+            aotio analysis of standard input (5 nodes)
+            graph kind: inference
 
-        inputs (2):
-          #  name  tensor      stride  offset  storage  mutation_type      flags
-          0  a     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
-          1  b     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+            inputs (2):
+              #  name  tensor      stride  offset  storage  mutation_type      flags
+              0  a     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
+              1  b     float32[3]  [1]     0       0        MUTATED_OUT_GRAPH  mutates_data is_leaf
 
-          MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
+              MUTATED_OUT_GRAPH  written: the graph returns the new value and the runtime copies it back
 
-        outputs (1):
-          #  name  output_type  base  flags
-          0  mul   non_alias    -
+            outputs (1):
+              #  name  output_type  base  flags
+              0  mul   non_alias    -
 
-          non_alias  a new tensor (or not a tensor)
+              non_alias  a new tensor (or not a tensor)
 
-        intermediate bases: 0
-        traced tangents (0):
+            intermediate bases: 0
+            traced tangents (0):
 
-        forward returns: 3 = 2 mutated inputs + 1 outputs + 0 intermediate bases
-        mutated_inp_runtime_indices: [0, 1]; mutated_graph_handled_indices: []
+            forward returns: 3 = 2 mutated inputs + 1 outputs + 0 intermediate bases
+            mutated_inp_runtime_indices: [0, 1]; mutated_graph_handled_indices: []
 
-        dedupe:
-          #  name  keep_arg_mask  add_dupe_map
-          0  a     true           0 (kept as inner [0])
-          1  b     false          0 (dropped: reads inner [0])
+            dedupe:
+              #  name  keep_arg_mask  add_dupe_map
+              0  a     true           0 (kept as inner [0])
+              1  b     false          0 (dropped: reads inner [0])
 
-        inputs sharing a storage:
-          none
+            inputs sharing a storage:
+              none
 
-        synthetic bases:
-          none needed
-    "#]],
+            synthetic bases:
+              none needed
+
+            why:
+              input [0] a is mutated by node add_ (grad enabled)
+              input [1] b is mutated by node add_ (grad enabled)
+        "#]],
     );
 }

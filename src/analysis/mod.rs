@@ -13,6 +13,7 @@ pub mod signature;
 pub mod symbolic_overlap;
 pub mod synthetic_base;
 pub mod trace;
+pub mod why;
 
 pub use error::{AnalysisError, ExceptionType, Stage, TorchError};
 pub use meta::{

@@ -7,6 +7,7 @@ mod overlap;
 mod render;
 mod replay;
 mod sniff;
+mod why;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ pub(crate) mod status {
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
-  0  success; for analyze and check: PyTorch accepts the program
+  0  success; for analyze, check and explain: PyTorch accepts the program
   1  PyTorch would refuse this program (the report says where and why)
   2  usage error: unknown option or bad value, invalid AOTIO_LOG / RUST_LOG /
      AOTIO_LOG_SPANS
@@ -103,6 +104,18 @@ enum Command {
     /// would: per step what changed, how many queries re-ran, and the time.
     #[command(after_help = EXIT_STATUS_HELP)]
     Replay(replay::ReplayArgs),
+    /// Tell the story of one input or output: its geometry, PyTorch's
+    /// verdicts on it, and why (the nodes that mutate it, the view ops back
+    /// to its base, the inputs it overlaps and an element both touch).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Explain {
+        /// Graph dump (JSON); `-` for standard input.
+        file: PathBuf,
+        /// The name of an input (placeholder) or output.
+        name: String,
+        #[command(flatten)]
+        overlap: OverlapOpt,
+    },
     /// Check a graph dump and list every problem found, not only the first.
     ///
     /// Problems go to standard error, as `analyze` prints them.
@@ -247,6 +260,11 @@ pub fn run() -> ExitCode {
             overlap,
         } => analyze(file, format, overlap.overlap.into()),
         Command::Check { file } => check(&file),
+        Command::Explain {
+            file,
+            name,
+            overlap,
+        } => explain(&file, &name, overlap.overlap.into()),
         Command::Gen(args) => gen::gen(args),
         Command::Replay(args) => replay::replay(args),
         Command::Overlap { file, overlap } => overlap::run(&file, overlap.overlap.into()),
@@ -315,18 +333,50 @@ fn analyze(file: Option<PathBuf>, format: Format, mode: OverlapMode) -> Outcome 
         .map_err(|e| Failure::Input(format!("{label}: {e}")))?;
     match format {
         Format::Json => {
+            // PyTorch's fields as the report has them, then aotio's evidence.
+            let mut json = serde_json::to_value(&report)?;
+            if let Some(object) = json.as_object_mut() {
+                let why = why::why(&session, &report, mode);
+                object.insert("why".to_owned(), serde_json::to_value(&why)?);
+            }
             let mut out = io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report)?;
+            serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
             out.flush()?;
         }
-        Format::Text => emit(&render::text(&label, &session, &report))?,
+        Format::Text => emit(&render::text(&label, &session, &report, mode))?,
         Format::Dot => emit(&render::dot(&label, &session, &report, mode))?,
     }
     Ok(if render::refusal(&report).is_some() {
         Done::Refused
     } else {
         Done::Ok
+    })
+}
+
+fn explain(file: &Path, name: &str, mode: OverlapMode) -> Outcome {
+    let (label, mut session) = load(Some(file))?;
+    let graph = session.graph();
+    session.db_mut().set_overlap_mode(graph, mode);
+    let report = session
+        .report()
+        .map_err(|e| Failure::Input(format!("{label}: {e}")))?;
+    let Some(story) = why::explain(&session, &report, mode, name) else {
+        let inputs = why::inputs(&session).names;
+        let outputs = why::output_names(&session);
+        return Err(Failure::Usage(format!(
+            "{label} has no input or output named `{name}` (inputs: {}; outputs: {})",
+            inputs.join(", "),
+            outputs.join(", ")
+        )));
+    };
+    emit(&story)?;
+    Ok(match render::refusal(&report) {
+        Some(refusal) => {
+            say(format!("{label}: {refusal}"));
+            Done::Refused
+        }
+        None => Done::Ok,
     })
 }
 

@@ -8,13 +8,14 @@ use aotio::analysis::synthetic_base::InnerArg;
 use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta};
 use aotio::db::OverlapMode;
 use aotio::ir::{Arg, NodeOp, Value};
-use aotio::overlap::witness::witness;
-use aotio::overlap::{compute_overlap, StridedView};
+use aotio::overlap::StridedView;
+
+use super::why;
 use aotio::queries::Guard;
 use aotio::session::{Report, Stage};
 use aotio::Session;
 
-pub fn text(label: &str, session: &Session, report: &Report) -> String {
+pub fn text(label: &str, session: &Session, report: &Report, mode: OverlapMode) -> String {
     let mut out = String::new();
     let db = session.db();
     let graph = session.graph();
@@ -126,6 +127,7 @@ pub fn text(label: &str, session: &Session, report: &Report) -> String {
         derived.mutated_inp_runtime_indices, derived.mutated_graph_handled_indices
     );
     rewrites(&mut out, &names, report);
+    super::why::text(&mut out, &super::why::why(session, report, mode));
     if let Some(sigs) = &report.graph_signature {
         let _ = write!(out, "\n{sigs}");
     }
@@ -405,9 +407,6 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
     }
 }
 
-/// Enumerated witnesses only for views of at most this many elements.
-const WITNESS_BUDGET: usize = 1 << 16;
-
 /// Graphviz: inputs with their geometry, the storages they share, overlap
 /// edges (exact mode: "overlaps" with a shared element; torch mode: "may
 /// overlap", PyTorch's verdict), duplicates, synthetic bases, outputs and
@@ -565,32 +564,18 @@ pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -
     if let Some(groups) = &report.overlapping_inputs {
         for g in groups.iter() {
             let members: Vec<usize> = g.overlapping.iter().filter_map(|&i| outer(i)).collect();
-            let member_views: Option<Vec<StridedView>> = members
-                .iter()
-                .map(|&p| views.get(p).cloned().flatten())
-                .collect();
-            let pairs: Vec<(usize, usize)> = match &member_views {
-                Some(v) => compute_overlap(v, mode)
-                    .pairs
-                    .into_iter()
-                    .filter_map(|(a, b)| Some((*members.get(a)?, *members.get(b)?)))
-                    .collect(),
-                // Symbolic geometry that does not evaluate: every pair may overlap.
-                None => members
+            let decided = why::overlapping_pairs(&members, &views, mode);
+            let certain = mode == OverlapMode::Exact && !g.inexact && decided.is_some();
+            // Symbolic geometry that does not evaluate: every pair may overlap.
+            let pairs = decided.unwrap_or_else(|| {
+                members
                     .iter()
                     .enumerate()
                     .flat_map(|(k, &a)| members.iter().skip(k + 1).map(move |&b| (a, b)))
-                    .collect(),
-            };
+                    .collect()
+            });
             for (a, b) in pairs {
-                let certain = mode == OverlapMode::Exact && !g.inexact && member_views.is_some();
-                let witness = views
-                    .get(a)
-                    .cloned()
-                    .flatten()
-                    .zip(views.get(b).cloned().flatten())
-                    .and_then(|(va, vb)| witness(&va, &vb, WITNESS_BUDGET));
-                let label = match (certain, witness) {
+                let label = match (certain, why::witness_of(&views, a, b)) {
                     (true, Some(w)) => format!("overlaps\\nboth touch element {w}"),
                     (true, None) => "overlaps".to_owned(),
                     (false, _) => "may overlap".to_owned(),
@@ -706,7 +691,7 @@ fn escape(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn describe_arg(a: &Arg) -> String {
+pub(crate) fn describe_arg(a: &Arg) -> String {
     match a {
         Arg::Node(n) => n.to_string(),
         Arg::Int(i) => i.to_string(),
@@ -722,7 +707,7 @@ fn describe_arg(a: &Arg) -> String {
 }
 
 /// PyTorch's name, and what it means for the caller.
-fn mutation_type(t: MutationType) -> (&'static str, &'static str) {
+pub(crate) fn mutation_type(t: MutationType) -> (&'static str, &'static str) {
     match t {
         MutationType::NotMutated => ("NOT_MUTATED", "never written"),
         MutationType::MutatedInGraph => (
@@ -737,7 +722,7 @@ fn mutation_type(t: MutationType) -> (&'static str, &'static str) {
 }
 
 /// PyTorch's name, and what it means for the caller.
-fn output_type(t: OutputType) -> (&'static str, &'static str) {
+pub(crate) fn output_type(t: OutputType) -> (&'static str, &'static str) {
     match t {
         OutputType::NonAlias => ("non_alias", "a new tensor (or not a tensor)"),
         OutputType::AliasOfInput => (
@@ -784,7 +769,7 @@ fn legend(out: &mut String, terms: impl IntoIterator<Item = (&'static str, &'sta
 
 /// The `InputAliasInfo` fields that are set, by PyTorch's names; those
 /// about mutation only when the input is mutated.
-fn input_flags(i: &InputAliasInfo) -> String {
+pub(crate) fn input_flags(i: &InputAliasInfo) -> String {
     let mutated = i.mutates_data || i.mutates_metadata || i.mutates_storage_metadata;
     set_flags(&[
         (i.mutates_data, "mutates_data"),
@@ -811,7 +796,7 @@ fn input_flags(i: &InputAliasInfo) -> String {
     ])
 }
 
-fn set_flags(flags: &[(bool, &str)]) -> String {
+pub(crate) fn set_flags(flags: &[(bool, &str)]) -> String {
     flags
         .iter()
         .filter(|(on, _)| *on)
@@ -820,7 +805,7 @@ fn set_flags(flags: &[(bool, &str)]) -> String {
         .join(" ")
 }
 
-fn list(v: &[aotio::ir::expr::SizeExpr]) -> String {
+pub(crate) fn list(v: &[aotio::ir::expr::SizeExpr]) -> String {
     v.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
