@@ -89,7 +89,7 @@ fn symbolic_overlap_and_its_guard() {
 
             why:
               input [0] a is mutated by node add_ (grad enabled)
-              [0] a and [1] b overlap: both touch element 2
+              [0] a and [1] b overlap: both touch element 2, at the size hints
               synthetic base 0 regenerates inputs [0, 1]: they share a storage, and [0] is mutated
         "#]],
     );

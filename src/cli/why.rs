@@ -81,6 +81,8 @@ pub struct Inputs {
     pub names: Vec<String>,
     pub values: Vec<Value>,
     pub views: Vec<Option<StridedView>>,
+    /// Some size, stride or offset is an expression over symbols.
+    pub symbolic: Vec<bool>,
 }
 
 pub fn inputs(session: &Session) -> Inputs {
@@ -93,6 +95,7 @@ pub fn inputs(session: &Session) -> Inputs {
         names: Vec::new(),
         values: Vec::new(),
         views: Vec::new(),
+        symbolic: Vec::new(),
     };
     for n in graph.nodes(db) {
         let s = n.structure(db);
@@ -108,6 +111,15 @@ pub fn inputs(session: &Session) -> Inputs {
                 eval(&g.storage_offset)?,
             ))
         });
+        let symbolic = value.as_tensor().is_some_and(|t| {
+            let g = &t.geometry;
+            g.shape
+                .iter()
+                .chain(&g.stride)
+                .chain(std::iter::once(&g.storage_offset))
+                .any(|e| !e.is_constant())
+        });
+        out.symbolic.push(symbolic);
         out.names.push(s.name.to_string());
         out.values.push(value);
         out.views.push(view);
@@ -276,6 +288,14 @@ pub fn why(session: &Session, report: &Report, mode: OverlapMode) -> Why {
                          them apart)"
                             .to_owned()
                     }
+                };
+                let symbolic = [a, b]
+                    .iter()
+                    .any(|&p| inputs.symbolic.get(p).copied().unwrap_or(false));
+                let reason = if symbolic && w.is_some() {
+                    format!("{reason}, at the size hints")
+                } else {
+                    reason
                 };
                 why.overlaps.push(PairWhy {
                     inputs: (a, b),
