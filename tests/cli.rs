@@ -627,3 +627,34 @@ fn explain_tells_one_story() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_refusal_names_its_node_beside_pytorchs_error() {
+    // PyTorch: RuntimeError at collect_metadata, from growing `x` with resize_.
+    let case = graph("resize_grow_input_error");
+    let out = run(&[
+        "analyze",
+        case.to_str().expect("UTF-8 path"),
+        "--format",
+        "json",
+    ]);
+    let got: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        got["why"]["refusal"],
+        json!({"stage": "collect_metadata", "node": "resize_"})
+    );
+    // PyTorch's error object keeps exactly its own fields.
+    let keys: Vec<&str> = got["error"]
+        .as_object()
+        .expect("error")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["stage", "type", "message"]);
+    let out = run(&["analyze", case.to_str().expect("UTF-8 path")]);
+    assert!(
+        text(&out.stdout).contains("PyTorch refuses at collect_metadata because of node resize_"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -74,6 +74,7 @@ pub fn final_autograd(
                 ExceptionType::RuntimeError,
                 "a view was created in no_grad mode and is being modified inplace with grad mode enabled",
             )
+            .at_node(w.node)
             .into());
         }
         if let Some(b) = state.get_mut(base) {

@@ -129,7 +129,8 @@ pub fn check_resizes(trace: &AliasTrace, facts: &Facts<'_>) -> Result<(), TorchE
                     ExceptionType::RuntimeError,
                     "Attempted to resize a view tensor to a larger size. This is not allowed in the \
                      functionalization pass",
-                ));
+                )
+                .at_node(r.node));
             }
         }
     }

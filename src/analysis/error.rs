@@ -46,6 +46,10 @@ pub struct TorchError {
     #[serde(rename = "type")]
     pub kind: ExceptionType,
     pub message: String,
+    /// Graph position of the node that causes the refusal, where one does:
+    /// aotio's evidence for reports, not part of PyTorch's error.
+    #[serde(skip)]
+    pub node: Option<usize>,
 }
 
 impl TorchError {
@@ -54,7 +58,13 @@ impl TorchError {
             stage,
             kind,
             message: message.into(),
+            node: None,
         }
+    }
+
+    pub fn at_node(mut self, node: usize) -> Self {
+        self.node = Some(node);
+        self
     }
 }
 

@@ -65,6 +65,7 @@ pub fn text(label: &str, session: &Session, report: &Report, mode: OverlapMode) 
     }
     inputs(&mut out, &placeholders, meta);
     let Some(meta) = meta else {
+        super::why::text(&mut out, &super::why::why(session, report, mode));
         if let Some(sigs) = &report.graph_signature {
             let _ = write!(out, "\n{sigs}");
         }
@@ -839,6 +840,17 @@ fn spec(s: &TensorSpec) -> String {
 /// Where PyTorch refuses the program, if it does: at metadata collection,
 /// dedupe or synthetic bases (the stages of `aot_function`), in one line.
 pub fn refusal(report: &Report) -> Option<String> {
+    let e = refusal_error(report)?;
+    Some(format!(
+        "PyTorch refuses this program at {} with {:?}: {}",
+        e.stage.as_str(),
+        e.kind,
+        e.message.replace('\n', " ")
+    ))
+}
+
+/// PyTorch's refusal, whichever stage of `aot_function` makes it.
+pub fn refusal_error(report: &Report) -> Option<&aotio::analysis::TorchError> {
     let dedupe = match &report.dedupe {
         Some(Stage::Refused { error }) => Some(error),
         _ => None,
@@ -847,11 +859,5 @@ pub fn refusal(report: &Report) -> Option<String> {
         .synthetic_base
         .as_ref()
         .and_then(|s| s.plan.outcome.as_ref().err());
-    let e = report.error.as_ref().or(dedupe).or(synthetic)?;
-    Some(format!(
-        "PyTorch refuses this program at {} with {:?}: {}",
-        e.stage.as_str(),
-        e.kind,
-        e.message.replace('\n', " ")
-    ))
+    report.error.as_ref().or(dedupe).or(synthetic)
 }

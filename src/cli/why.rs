@@ -31,6 +31,17 @@ pub struct Why {
     pub overlaps: Vec<PairWhy>,
     /// The inputs each synthetic base regenerates, and the mutated ones among them.
     pub synthetic_bases: Vec<BaseWhy>,
+    /// Where PyTorch refuses the program, and the node that causes it when
+    /// one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<RefusalWhy>,
+}
+
+#[derive(Serialize)]
+pub struct RefusalWhy {
+    pub stage: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -200,6 +211,10 @@ pub fn why(session: &Session, report: &Report, mode: OverlapMode) -> Why {
         outputs: Vec::new(),
         overlaps: Vec::new(),
         synthetic_bases: Vec::new(),
+        refusal: super::render::refusal_error(report).map(|e| RefusalWhy {
+            stage: e.stage.as_str(),
+            node: e.node.map(node),
+        }),
     };
     if let (Ok(trace), Some(meta)) = (queries::alias_trace(db, graph), meta) {
         for (p, sites) in input_mutations(trace).into_iter().enumerate() {
@@ -342,10 +357,29 @@ pub fn text(out: &mut String, why: &Why) {
         && why.outputs.is_empty()
         && why.overlaps.is_empty()
         && why.synthetic_bases.is_empty()
+        && why.refusal.is_none()
     {
         return;
     }
     let _ = writeln!(out, "\nwhy:");
+    if let Some(r) = &why.refusal {
+        match &r.node {
+            Some(node) => {
+                let _ = writeln!(
+                    out,
+                    "  PyTorch refuses at {} because of node {node}",
+                    r.stage
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  PyTorch refuses at {} (aotio names no single node for this refusal)",
+                    r.stage
+                );
+            }
+        }
+    }
     for i in &why.inputs {
         let _ = writeln!(
             out,
