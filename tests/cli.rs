@@ -532,6 +532,7 @@ fn why_agrees_with_pytorch_on_every_case() {
             path.to_str().expect("UTF-8 path"),
             "--format",
             "json",
+            "--why",
         ]);
         let got: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
         let why = &got["why"];
@@ -637,6 +638,7 @@ fn a_refusal_names_its_node_beside_pytorchs_error() {
         case.to_str().expect("UTF-8 path"),
         "--format",
         "json",
+        "--why",
     ]);
     let got: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(
@@ -657,4 +659,21 @@ fn a_refusal_names_its_node_beside_pytorchs_error() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn the_json_has_why_only_when_asked() {
+    let case = graph("overlapping_slices_mutation");
+    let case = case.to_str().expect("UTF-8 path");
+    let plain: Value =
+        serde_json::from_slice(&run(&["analyze", case, "--format", "json"]).stdout).expect("JSON");
+    let with: Value =
+        serde_json::from_slice(&run(&["analyze", case, "--format", "json", "--why"]).stdout)
+            .expect("JSON");
+    assert!(plain.get("why").is_none());
+    assert_eq!(with["why"]["overlaps"][0]["witness"], json!(2));
+    // Everything else is the same, PyTorch's fields untouched.
+    let mut without = with.clone();
+    without.as_object_mut().expect("object").remove("why");
+    assert_eq!(without, plain);
 }

@@ -22,8 +22,10 @@ def test_to_dict_equals_cli_json(aotio_cli, path, overlap):
         [aotio_cli, "analyze", path, "--format", "json", "--overlap", overlap],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    # 1: PyTorch refuses the program (the report is still printed).
+    assert cli.returncode in (0, 1), cli.stderr
     report = aotio.analyze(aotio.Graph.load(path), overlap=overlap)
     assert report.to_dict() == json.loads(cli.stdout)
     # The same text, byte for byte, and in the same key order.

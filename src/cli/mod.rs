@@ -78,6 +78,11 @@ enum Command {
         /// their storages, overlap edges and synthetic bases).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// With `--format json`: add a `why` object beside PyTorch's fields
+        /// (the nodes that mutate each input, view chains, overlap witnesses,
+        /// the node behind a refusal). The text report always ends with it.
+        #[arg(long)]
+        why: bool,
         #[command(flatten)]
         overlap: OverlapOpt,
     },
@@ -257,8 +262,9 @@ pub fn run() -> ExitCode {
         Command::Analyze {
             file,
             format,
+            why,
             overlap,
-        } => analyze(file, format, overlap.overlap.into()),
+        } => analyze(file, format, why, overlap.overlap.into()),
         Command::Check { file } => check(&file),
         Command::Explain {
             file,
@@ -324,7 +330,7 @@ fn load(file: Option<&Path>) -> Result<(String, Session), Failure> {
     Ok((label, session))
 }
 
-fn analyze(file: Option<PathBuf>, format: Format, mode: OverlapMode) -> Outcome {
+fn analyze(file: Option<PathBuf>, format: Format, with_why: bool, mode: OverlapMode) -> Outcome {
     let (label, mut session) = load(file.as_deref())?;
     let graph = session.graph();
     session.db_mut().set_overlap_mode(graph, mode);
@@ -333,9 +339,10 @@ fn analyze(file: Option<PathBuf>, format: Format, mode: OverlapMode) -> Outcome 
         .map_err(|e| Failure::Input(format!("{label}: {e}")))?;
     match format {
         Format::Json => {
-            // PyTorch's fields as the report has them, then aotio's evidence.
+            // PyTorch's fields as the report has them (the library's and the
+            // Python package's layout), then, when asked, aotio's evidence.
             let mut json = serde_json::to_value(&report)?;
-            if let Some(object) = json.as_object_mut() {
+            if let Some(object) = json.as_object_mut().filter(|_| with_why) {
                 let why = why::why(&session, &report, mode);
                 object.insert("why".to_owned(), serde_json::to_value(&why)?);
             }
