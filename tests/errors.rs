@@ -183,3 +183,154 @@ fn analyze_without_a_file_runs_the_example() {
         .as_array()
         .is_some_and(|i| i.len() == 8));
 }
+
+/// Every problem `text` has, as printed.
+fn problems(text: &str) -> Vec<String> {
+    match aotio::ir::load_str(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn unknown_keys_are_refused_where_the_format_has_none() {
+    // A misspelt `val` used to leave the placeholder without a value.
+    check_edit(
+        |v| {
+            let x = common::node_mut(v, "x");
+            let val = x["val"].take();
+            x.as_object_mut().expect("a node").remove("val");
+            x["vall"] = val;
+        },
+        &["node `x`", "`vall`", "unknown key"],
+    );
+    check_edit(
+        |v| common::node_mut(v, "x")["val"]["tensor"]["strides"] = json!([1]),
+        &["node `x`", "`val.tensor.strides`", "unknown key"],
+    );
+    check_edit(
+        |v| v["config"]["keep_input_mutation"] = json!(true),
+        &["`config.keep_input_mutation`", "unknown key"],
+    );
+    check_edit(|v| v["node"] = json!([]), &["`node`", "unknown key"]);
+    check_edit(
+        |v| v["input_bases"][0]["value"] = json!(null),
+        &["`input_bases[0].value`", "unknown key"],
+    );
+}
+
+#[test]
+fn conformance_files_keep_their_expect_block() {
+    let mut v = base();
+    v["expect"] = json!({"needs_autograd": false});
+    assert_eq!(problems(&v.to_string()), Vec::<String>::new());
+}
+
+#[test]
+fn duplicate_json_keys_are_refused() {
+    let text = base().to_string();
+    // `"name": "x"` then the same key again inside node `x`.
+    let once = text.replacen(
+        "\"name\":\"x\",",
+        "\"name\":\"x\",\"tensor_id\":4,\"tensor_id\":9,",
+        1,
+    );
+    assert_ne!(once, text, "the edit applies");
+    let found = problems(&once);
+    assert!(
+        found.iter().any(|p| p.contains("node `x`")
+            && p.contains("`tensor_id`")
+            && p.contains("duplicate key")),
+        "{found:#?}"
+    );
+    let top = text.replacen("{", "{\"version\":1,", 1);
+    let found = problems(&top);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("`version`") && p.contains("duplicate key")),
+        "{found:#?}"
+    );
+    let kwargs = text.replacen("\"kwargs\":{}", "\"kwargs\":{\"alpha\":1,\"alpha\":2}", 1);
+    let found = problems(&kwargs);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("`kwargs.alpha`") && p.contains("duplicate key")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_view_outside_its_storage_is_refused() {
+    // 2^63 - 1 elements in: the end does not even fit in 64 bits.
+    check_edit(
+        |v| {
+            let t = &mut common::node_mut(v, "x")["val"]["tensor"];
+            t["storage_offset"] = json!(i64::MAX);
+            t["storage_nbytes"] = json!(96);
+        },
+        &[
+            "node `x`",
+            "`val.tensor`",
+            "storage_offset",
+            "outside its storage of 96 bytes",
+        ],
+    );
+    // One element past the end: 3 float32 elements from element 22 end at byte 100.
+    check_edit(
+        |v| {
+            let t = &mut common::node_mut(v, "x")["val"]["tensor"];
+            t["storage_offset"] = json!(22);
+            t["storage_nbytes"] = json!(96);
+        },
+        &[
+            "node `x`",
+            "reach byte 100",
+            "outside its storage of 96 bytes",
+        ],
+    );
+    // Exactly filling the storage is fine.
+    let mut v = base();
+    let t = &mut common::node_mut(&mut v, "x")["val"]["tensor"];
+    t["storage_offset"] = json!(21);
+    t["storage_nbytes"] = json!(96);
+    assert_eq!(problems(&v.to_string()), Vec::<String>::new());
+}
+
+#[test]
+fn one_bad_node_is_one_problem() {
+    // `mul_`'s op is unknown: the nodes that use it say nothing more.
+    let mut v = base();
+    common::node_mut(&mut v, "mul_")["op"] = json!("call_method");
+    let found = problems(&v.to_string());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].contains("node `mul_`") && found[0].contains("unknown op"));
+
+    // One undeclared symbol used by many sizes is reported once.
+    let mut v = base();
+    for name in ["a0", "a1", "x"] {
+        common::node_mut(&mut v, name)["val"]["tensor"]["shape"] = json!(["s9"]);
+    }
+    let found = problems(&v.to_string());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("symbol `s9` is not declared"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn messages_say_things_once() {
+    let found = problems("{\"format\": \"aotio.graph\",\n \"version\": }");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].matches("line 2").count(), 1, "{found:#?}");
+    assert_eq!(found[0].matches("column").count(), 1, "{found:#?}");
+
+    let mut v = base();
+    v["symbols"] = json!({"s9": {"hint": 3, "min": 2, "max": null, "source": null}});
+    common::node_mut(&mut v, "x")["val"]["tensor"]["shape"] = json!(["s9 +* 2"]);
+    let found = problems(&v.to_string());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].matches("size expression").count(), 1, "{found:#?}");
+}

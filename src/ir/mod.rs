@@ -6,6 +6,7 @@ pub mod dtype;
 pub mod expr;
 pub mod load;
 pub mod model;
+mod raw;
 pub mod vocabulary;
 
 pub use diagnostic::{Diagnostic, LoadError, Location};
