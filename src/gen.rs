@@ -85,16 +85,26 @@ pub enum EditKind {
     /// A `mul` by a constant is inserted after an intermediate and its users
     /// rewired; tensor and storage ids after it are renumbered.
     AddNode,
+    /// A `mul` by a constant whose removal changes no other value is
+    /// removed and its users read its input instead (the reverse of
+    /// `AddNode`); ids after it are renumbered.
+    RemoveNode,
+    /// As `AddNode`, and then every call is renamed as a fresh FX trace
+    /// names it: `mul_3` inserted before `mul_4` makes that `mul_5`, and
+    /// so on for every later node of the same op.
+    AddNodeRenumbered,
 }
 
 impl EditKind {
-    pub const ALL: [EditKind; 6] = [
+    pub const ALL: [EditKind; 8] = [
         EditKind::TensorMetadata,
         EditKind::Op,
         EditKind::InputAliasing,
         EditKind::InputStorage,
         EditKind::RequiresGrad,
         EditKind::AddNode,
+        EditKind::RemoveNode,
+        EditKind::AddNodeRenumbered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +115,8 @@ impl EditKind {
             EditKind::InputStorage => "input-storage",
             EditKind::RequiresGrad => "requires-grad",
             EditKind::AddNode => "add-node",
+            EditKind::RemoveNode => "remove-node",
+            EditKind::AddNodeRenumbered => "add-node-renumbered",
         }
     }
 
@@ -116,7 +128,9 @@ impl EditKind {
             EditKind::InputAliasing
             | EditKind::InputStorage
             | EditKind::RequiresGrad
-            | EditKind::AddNode => 1,
+            | EditKind::AddNode
+            | EditKind::RemoveNode
+            | EditKind::AddNodeRenumbered => 1,
         }
     }
 }
@@ -164,6 +178,12 @@ pub fn edit(dump: &Json, kind: EditKind, seed: u64) -> Result<Json, GenError> {
         EditKind::InputStorage => edit_storage(&mut out, &mut rng)?,
         EditKind::RequiresGrad => edit_requires_grad(&mut out, &mut rng)?,
         EditKind::AddNode => edit_add_node(&mut out, &mut rng)?,
+        EditKind::RemoveNode => edit_remove_node(&mut out, &mut rng)?,
+        EditKind::AddNodeRenumbered => {
+            let what = edit_add_node(&mut out, &mut rng)?;
+            let renamed = rename_as_fx(&mut out)?;
+            format!("{what} (named before renumbering), {renamed} nodes renamed")
+        }
     };
     set_description(&mut out, &format!("{kind}: {what}"));
     Ok(out)
@@ -582,12 +602,40 @@ struct Geometry {
 /// the end, see [`normalize_ids`]).
 struct Builder {
     nodes: Vec<Json>,
-    used_names: HashSet<String>,
-    name_counters: HashMap<String, usize>,
+    names: Namer,
     next_id: u64,
     next_storage: u64,
     grad_enabled: bool,
     operators: BTreeSet<&'static str>,
+}
+
+/// FX's naming of the nodes of one graph, in the order they are made.
+#[derive(Default)]
+struct Namer {
+    used: HashSet<String>,
+    counters: HashMap<String, usize>,
+}
+
+impl Namer {
+    /// The op's name, then `name_1`, `name_2`, ... once taken.
+    fn name(&mut self, base: &str) -> String {
+        if !PYTHON_BUILTINS.contains(&base) && self.used.insert(base.to_owned()) {
+            return base.to_owned();
+        }
+        loop {
+            let counter = self.counters.entry(base.to_owned()).or_insert(0);
+            *counter += 1;
+            let candidate = format!("{base}_{counter}");
+            if self.used.insert(candidate.clone()) {
+                return candidate;
+            }
+        }
+    }
+
+    /// A name given otherwise (a placeholder's).
+    fn take(&mut self, name: &str) {
+        self.used.insert(name.to_owned());
+    }
 }
 
 /// Names FX suffixes even when free, because they shadow Python builtins.
@@ -599,8 +647,7 @@ impl Builder {
     fn new() -> Builder {
         Builder {
             nodes: Vec::new(),
-            used_names: HashSet::new(),
-            name_counters: HashMap::new(),
+            names: Namer::default(),
             next_id: 0,
             next_storage: 0,
             grad_enabled: true,
@@ -618,19 +665,8 @@ impl Builder {
         self.next_storage - 1
     }
 
-    /// FX's naming: the op's name, then `name_1`, `name_2`, ... once taken.
     fn name(&mut self, base: &str) -> String {
-        if !PYTHON_BUILTINS.contains(&base) && self.used_names.insert(base.to_owned()) {
-            return base.to_owned();
-        }
-        loop {
-            let counter = self.name_counters.entry(base.to_owned()).or_insert(0);
-            *counter += 1;
-            let candidate = format!("{base}_{counter}");
-            if self.used_names.insert(candidate.clone()) {
-                return candidate;
-            }
-        }
+        self.names.name(base)
     }
 
     fn placeholder(
@@ -641,7 +677,7 @@ impl Builder {
         val: TensorVal,
         base: Option<u64>,
     ) -> Ref {
-        self.used_names.insert(name.to_owned());
+        self.names.take(name);
         let id = self.id();
         let source = match fqn {
             Some(fqn) => module_source(fqn, kind),
@@ -1946,6 +1982,122 @@ fn edit_add_node(dump: &mut Json, rng: &mut SplitMix64) -> Result<String, GenErr
     Ok(format!("{name} = {x} * {scale:?}"))
 }
 
+/// Removes a `mul` by a constant, as [`edit_add_node`] inserts, whose users
+/// keep their values when they read its input instead.
+fn edit_remove_node(dump: &mut Json, rng: &mut SplitMix64) -> Result<String, GenError> {
+    let no = || GenError::NoCandidate(EditKind::RemoveNode);
+    let nodes = nodes_mut(dump)?;
+    let index = Index::new(nodes);
+    let mut candidates = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if target(n) != "aten.mul.Tensor" || !makes_fresh_value(&index, nodes, i) {
+            continue;
+        }
+        let Some([Json::Object(x), Json::Number(_)]) =
+            n.get("args").and_then(Json::as_array).map(Vec::as_slice)
+        else {
+            continue;
+        };
+        let Some(&xi) = x
+            .get("node")
+            .and_then(Json::as_str)
+            .and_then(|x| index.names.get(x))
+        else {
+            continue;
+        };
+        // The input stands in for the product only if nothing its users
+        // see changes: the same sizes, dtype and `requires_grad`.
+        let same = match (node_tensor(n), nodes.get(xi).and_then(node_tensor)) {
+            (Some(m), Some(x)) => {
+                m.shape == x.shape && m.dtype == x.dtype && m.requires_grad == x.requires_grad
+            }
+            _ => false,
+        };
+        let users = index.users(i);
+        if same && !users.is_empty() && users.iter().all(|&u| is_indifferent_user(&index, nodes, u))
+        {
+            candidates.push((i, xi));
+        }
+    }
+    let &(i, xi) = rng.pick(&candidates).ok_or_else(no)?;
+    let name = nodes.get(i).map(name_of).ok_or_else(no)?;
+    let x = nodes.get(xi).map(name_of).ok_or_else(no)?;
+    for &u in index.users(i) {
+        if let Some(user) = nodes.get_mut(u) {
+            for key in ["args", "kwargs"] {
+                if let Some(a) = user.get_mut(key) {
+                    rename_refs(a, &name, &x);
+                }
+            }
+        }
+    }
+    nodes.remove(i);
+    sync_operators(dump)?;
+    normalize_ids(dump)?;
+    Ok(format!("{name} removed, its users read {x}"))
+}
+
+/// Renames every call the way FX names the nodes of a fresh trace, in
+/// order (placeholders and the output keep their names); says how many
+/// names changed.
+fn rename_as_fx(dump: &mut Json) -> Result<usize, GenError> {
+    let nodes = nodes_mut(dump)?;
+    let mut names = Namer::default();
+    for n in nodes.iter() {
+        if n.get("op").and_then(Json::as_str) != Some("call_function") {
+            names.take(&name_of(n));
+        }
+    }
+    let mut renamed = HashMap::new();
+    for n in nodes.iter() {
+        if n.get("op").and_then(Json::as_str) == Some("call_function") {
+            let new = names.name(node_base_name(target(n)));
+            let old = name_of(n);
+            if new != old {
+                renamed.insert(old, new);
+            }
+        }
+    }
+    for n in nodes.iter_mut() {
+        let Some(obj) = n.as_object_mut() else {
+            continue;
+        };
+        if let Some(new) = obj
+            .get("name")
+            .and_then(Json::as_str)
+            .and_then(|old| renamed.get(old))
+        {
+            obj.insert("name".to_owned(), json!(new));
+        }
+        for key in ["args", "kwargs"] {
+            if let Some(a) = obj.get_mut(key) {
+                rename_all_refs(a, &renamed);
+            }
+        }
+    }
+    Ok(renamed.len())
+}
+
+/// [`rename_refs`] for many names at once (a name may become another's old name).
+fn rename_all_refs(arg: &mut Json, renamed: &HashMap<String, String>) {
+    match arg {
+        Json::Array(items) => items.iter_mut().for_each(|a| rename_all_refs(a, renamed)),
+        Json::Object(m) => {
+            let to = match (m.len(), m.get("node").and_then(Json::as_str)) {
+                (1, Some(from)) => renamed.get(from).cloned(),
+                _ => None,
+            };
+            match to {
+                Some(to) => {
+                    m.insert("node".to_owned(), json!(to));
+                }
+                None => m.values_mut().for_each(|a| rename_all_refs(a, renamed)),
+            }
+        }
+        _ => {}
+    }
+}
+
 fn rename_refs(arg: &mut Json, from: &str, to: &str) {
     match arg {
         Json::Array(items) => items.iter_mut().for_each(|a| rename_refs(a, from, to)),
@@ -2092,5 +2244,27 @@ fn renumber_storages(val: &mut Json, storages: &mut Renumbering) {
         items
             .iter_mut()
             .for_each(|v| renumber_storages(v, storages));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generator names nodes as FX does, so renaming a fresh dump the
+    /// FX way changes nothing, and renaming twice changes nothing more.
+    #[test]
+    fn generated_names_are_fx_names() {
+        for dynamic_shapes in [false, true] {
+            let opts = GenOptions {
+                nodes: 300,
+                seed: 2,
+                dynamic_shapes,
+            };
+            let mut dump = generate(&opts).expect("generates");
+            assert_eq!(rename_as_fx(&mut dump), Ok(0));
+            let mut edited = edit(&dump, EditKind::AddNodeRenumbered, 1).expect("applies");
+            assert_eq!(rename_as_fx(&mut edited), Ok(0));
+        }
     }
 }

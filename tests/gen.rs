@@ -330,6 +330,19 @@ fn edits_change_only_what_they_say() {
                     assert_eq!(s.nodes_added, 1, "{what}: {s:?}");
                     assert_eq!(s.nodes_removed, 0, "{what}");
                 }
+                EditKind::RemoveNode => {
+                    assert_eq!(s.nodes_removed, 1, "{what}: {s:?}");
+                    assert_eq!(s.nodes_added, 0, "{what}");
+                }
+                EditKind::AddNodeRenumbered => {
+                    // Renamed nodes match no old name: each counts as removed and added.
+                    assert_eq!(s.nodes_added, s.nodes_removed + 1, "{what}: {s:?}");
+                    assert_eq!(
+                        edited["nodes"].as_array().map(Vec::len),
+                        base["nodes"].as_array().map(|n| n.len() + 1),
+                        "{what}"
+                    );
+                }
             }
         }
     }
@@ -354,6 +367,40 @@ fn a_replayed_sequence_matches_fresh_analyses() {
                 dump["description"]
             );
         }
+    }
+}
+
+/// Insertions, removals and FX's renumbering, replayed through one session,
+/// give what a fresh session gives.
+#[test]
+fn structural_edits_replay_as_fresh_analyses() {
+    let kinds = [
+        EditKind::AddNode,
+        EditKind::RemoveNode,
+        EditKind::AddNodeRenumbered,
+        EditKind::Op,
+    ];
+    let mut session: Option<Session> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for dump in EditSequence::with_kinds(&opts(300, 3, false), 4, &kinds).take(16) {
+        let dump = dump.expect("edits");
+        let description = dump["description"].as_str().unwrap_or_default().to_owned();
+        if let Some(kind) = description.split(" | edit: ").nth(1) {
+            seen.insert(kind.split(':').next().unwrap_or_default().to_owned());
+        }
+        let graph = check(&dump);
+        let fresh = Session::from_graph(graph.clone()).report().expect("fresh");
+        let session = session.get_or_insert_with(|| Session::from_graph(graph.clone()));
+        session.update(&graph);
+        let incremental = session.report().expect("incremental");
+        assert_eq!(
+            serde_json::to_value(&incremental).expect("serialises"),
+            serde_json::to_value(&fresh).expect("serialises"),
+            "{description}"
+        );
+    }
+    for kind in ["add-node", "remove-node", "add-node-renumbered"] {
+        assert!(seen.contains(kind), "no {kind} edit in {seen:?}");
     }
 }
 
