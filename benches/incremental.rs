@@ -11,7 +11,10 @@
 //!   inputs, without diffing a whole graph: the query engine's share;
 //! * `op`: `update` with one residual `add` turned into `sub`, and the report;
 //! * `input_aliasing`: `update` with a view input moved from overlapping its
-//!   sibling to lying after it (no synthetic base needed any more), and the report.
+//!   sibling to lying after it (no synthetic base needed any more), and the report;
+//! * `add_node`, `remove_node`, `add_node_renumbered`: `update` with a `mul`
+//!   inserted, one removed, and one inserted with every later call renamed as
+//!   FX renames them, and the report.
 //!
 //! Edits alternate between the two versions, so every iteration is a change.
 
@@ -38,6 +41,9 @@ struct Fixture {
     metadata: Graph,
     op: Graph,
     aliasing: Graph,
+    inserted: Graph,
+    removed: Graph,
+    renumbered: Graph,
 }
 
 impl Fixture {
@@ -57,6 +63,9 @@ impl Fixture {
             metadata: edited(EditKind::TensorMetadata),
             op: edited(EditKind::Op),
             aliasing: edited(EditKind::InputAliasing),
+            inserted: edited(EditKind::AddNode),
+            removed: edited(EditKind::RemoveNode),
+            renumbered: edited(EditKind::AddNodeRenumbered),
             base: ir::load_json(&dump).expect("the dump loads"),
             text: dump.to_string(),
         }
@@ -196,6 +205,9 @@ fn incremental(c: &mut Criterion) {
         by_direct_edit(&mut group, "tensor_metadata_set", &f, &f.metadata, batch);
         by_update(&mut group, "op", &f, &f.op, batch);
         by_update(&mut group, "input_aliasing", &f, &f.aliasing, batch);
+        by_update(&mut group, "add_node", &f, &f.inserted, batch);
+        by_update(&mut group, "remove_node", &f, &f.removed, batch);
+        by_update(&mut group, "add_node_renumbered", &f, &f.renumbered, batch);
         group.finish();
     }
 }
