@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["EXACT_KEYS", "diff", "exact_diff", "normalize"]
+__all__ = ["EXACT_KEYS", "INPUT_INFO_FIELDS", "META_SCALARS", "diff", "exact_diff", "normalize"]
 
 #: Top-level keys compared, in the order the differences are listed.
 EXACT_KEYS = (
@@ -27,7 +27,8 @@ EXACT_KEYS = (
     "graph_signature",
 )
 
-_IN_FIELDS = (
+#: The `InputAliasInfo` fields the conformance README marks exact.
+INPUT_INFO_FIELDS = (
     "is_leaf",
     "mutates_data",
     "mutates_metadata",
@@ -38,8 +39,8 @@ _IN_FIELDS = (
     "mutation_is_shallow_copy_data",
     "requires_grad",
     "keep_input_mutations",
-    "mutation_type",
 )
+_IN_FIELDS = (*INPUT_INFO_FIELDS, "mutation_type")
 _OUT_FIELDS = (
     "output_type",
     "base_idx",
@@ -47,7 +48,8 @@ _OUT_FIELDS = (
     "requires_grad",
     "requires_grad_for_backward",
 )
-_META_SCALARS = (
+#: The `ViewAndMutationMeta` scalars and derived lists compared as they are.
+META_SCALARS = (
     "num_intermediate_bases",
     "keep_input_mutations",
     "grad_enabled_mutation",
@@ -117,7 +119,7 @@ def _meta(m: Mapping | None) -> dict | None:
         ],
         "traced_tangents": [_tensor_meta(t) for t in m.get("traced_tangents") or []],
     }
-    out.update(_pick(m, _META_SCALARS))
+    out.update(_pick(m, META_SCALARS))
     return out
 
 

@@ -17,45 +17,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-# ViewAndMutationMeta fields written out (the exact ones, conformance README).
-_INPUT_FIELDS = (
-    "is_leaf",
-    "mutates_data",
-    "mutates_metadata",
-    "mutations_hidden_from_autograd",
-    "mutations_under_no_grad_or_inference_mode",
-    "mutation_inductor_storage_resize",
-    "mutates_storage_metadata",
-    "mutation_is_shallow_copy_data",
-    "requires_grad",
-    "keep_input_mutations",
-)
-_META_SCALARS = (
-    "num_intermediate_bases",
-    "keep_input_mutations",
-    "grad_enabled_mutation",
-    "num_tokens",
-    "mutated_inp_runtime_indices",
-    "num_mutated_inp_runtime_indices",
-    "mutated_graph_handled_indices",
-    "num_mutated_graph_handled_indices",
-    "mutated_graph_handled_indices_seen_by_autograd",
-    "num_mutated_graph_handled_indices_seen_by_autograd",
-    "aliased_out_indices",
-    "unsafe_view_out_indices",
-    "num_outputs",
-    "num_outputs_non_aliased",
-    "num_outputs_aliased_to_inputs",
-    "num_outputs_aliased_to_intermediates",
-    "num_outputs_aliased",
-    "num_unsafe_view_outputs",
-    "dynamic_outputs",
-    "output_types",
-    "is_rng_op_functionalized",
-    "num_outputs_rng_offset",
-    "num_forward_returns",
-    "num_forward",
-)
+# The exact fields PyTorch's side writes out are the ones the diff compares.
+from aotio._diff import INPUT_INFO_FIELDS, META_SCALARS
 
 __all__ = ["Diff", "compare", "diff_expect", "pytorch_expect", "pytorch_metadata"]
 
@@ -191,7 +154,7 @@ class _Renderer:
         out: dict[str, Any] = {
             "input_info": [
                 dict(
-                    {k: getattr(i, k) for k in _INPUT_FIELDS},
+                    {k: getattr(i, k) for k in INPUT_INFO_FIELDS},
                     mutation_type=i.mutation_type.name,
                 )
                 for i in m.input_info
@@ -209,7 +172,7 @@ class _Renderer:
             ],
             "traced_tangents": [self.tensor(t) for t in m.traced_tangents],
         }
-        for k in _META_SCALARS:
+        for k in META_SCALARS:
             # num_tokens is len(tokens) (no attribute of its own in 2.15).
             v = len(m.tokens) if k == "num_tokens" else getattr(m, k)
             if k == "output_types":
