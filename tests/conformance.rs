@@ -90,3 +90,22 @@ fn synthetic_bases_match_pytorch() {
 fn overlapping_inputs_match_pytorch() {
     check_all(&["overlapping_inputs"]);
 }
+
+/// A custom operator is read from its schema; without one it cannot be
+/// analysed, and loading names the node and the operator.
+#[test]
+fn custom_operator_without_schema_is_a_load_error() {
+    let path = common::cases_dir().join("custom_op_mutates_input.json");
+    let text = std::fs::read_to_string(path).expect("case readable");
+    let mut case: Value = serde_json::from_str(&text).expect("case is JSON");
+    case["operators"]
+        .as_object_mut()
+        .expect("operators")
+        .remove("aotio_s.add_into_.default");
+    let err = aotio::ir::load_str(&case.to_string()).expect_err("no schema, no analysis");
+    assert_eq!(
+        err.to_string(),
+        "node `add_into_`, field `target`: unknown operator `aotio_s.add_into_.default`: \
+         add its schema to `operators` (no built-in schema)"
+    );
+}

@@ -97,6 +97,7 @@ fn chain_of_views(n: usize) -> Graph {
             grad_enabled: true,
             dynamic_shapes: false,
             num_params_buffers: 0,
+            export: vec![Flavour::Inference],
         },
         symbols: Default::default(),
         operators: Default::default(),

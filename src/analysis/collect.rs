@@ -12,7 +12,7 @@ use super::meta::{
 };
 use super::trace::{AliasTrace, ObjectIdx, OutputSlot};
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Geometry, Value};
+use crate::ir::{Autograd, Geometry, GradFn, Value};
 
 /// The Python type AOTAutograd sees for a value (output classification
 /// records it for non-tensor outputs).
@@ -39,6 +39,30 @@ pub struct Facts<'a> {
     pub value_type: &'a dyn Fn(usize) -> &'static str,
     /// A size expression's value at the hints.
     pub hint: &'a dyn Fn(&SizeExpr) -> Option<i64>,
+}
+
+/// The autograd facts a run entered under `no_grad` gives node `n`, from a
+/// dump traced with grad on: before the function's first grad-mode switch
+/// nothing new requires grad, and an object keeps only the `requires_grad`
+/// it had when it was passed in. From the first switch on both runs are in
+/// the same mode, and the recorded facts hold.
+pub fn recorded_without_grad(
+    recorded: Option<Autograd>,
+    before_first_switch: bool,
+    passed_in_requiring_grad: bool,
+) -> Option<Autograd> {
+    recorded.map(|a| {
+        if !before_first_switch || passed_in_requiring_grad {
+            return a;
+        }
+        // A tensor that does not require grad is a leaf without a grad_fn.
+        Autograd {
+            requires_grad: false,
+            is_leaf: true,
+            grad_fn: GradFn::None,
+            ..a
+        }
+    })
 }
 
 /// `InputAliasInfo` for every placeholder (semantics §3.3.2).

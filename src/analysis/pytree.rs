@@ -251,12 +251,15 @@ impl TreeSpec {
         })
     }
 
-    /// Export insists on a tuple of outputs: a bare value becomes a 1-tuple.
-    pub fn tuple_if_leaf(self) -> TreeSpec {
-        if self.is_leaf() {
-            TreeSpec::tuple(vec![TreeSpec::Leaf])
-        } else {
-            self
+    /// Export insists on a tuple of outputs: anything that is not a tuple or
+    /// a list (a bare value, a dict) becomes a 1-tuple. A namedtuple is a tuple.
+    pub fn tuple_unless_sequence(self) -> TreeSpec {
+        match &self {
+            TreeSpec::Node {
+                node_type: NodeType::Tuple | NodeType::List | NodeType::NamedTuple,
+                ..
+            } => self,
+            _ => TreeSpec::tuple(vec![self]),
         }
     }
 }
@@ -388,14 +391,20 @@ mod tests {
     }
 
     #[test]
-    fn bare_output_becomes_a_tuple() {
-        assert_eq!(TreeSpec::Leaf.tuple_if_leaf().to_string(), "(*,)");
+    fn bare_or_dict_output_becomes_a_tuple() {
+        assert_eq!(TreeSpec::Leaf.tuple_unless_sequence().to_string(), "(*,)");
         let list = TreeSpec::Node {
             node_type: NodeType::List,
             context: Some("null".into()),
             children: vec![TreeSpec::Leaf],
         };
-        assert_eq!(list.clone().tuple_if_leaf(), list);
+        assert_eq!(list.clone().tuple_unless_sequence(), list);
+        let dict = TreeSpec::Node {
+            node_type: NodeType::Dict,
+            context: Some(r#"["a"]"#.into()),
+            children: vec![TreeSpec::Leaf],
+        };
+        assert_eq!(dict.tuple_unless_sequence().to_string(), r#"({"a": *},)"#);
     }
 
     #[test]

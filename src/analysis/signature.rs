@@ -24,26 +24,12 @@ use serde::{Serialize, Serializer};
 use super::error::{ExceptionType, TorchError};
 use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo};
 use super::pytree::{SpecError, TreeSpec};
-use crate::ir::{InputKind, Value, F64};
+use crate::ir::{Arg, InputKind, NodeOp, NodeStructure, Value, F64};
+use crate::schema::is_python_callable;
 
-/// Which graph `aot_export_module` traces: the forward under `no_grad`, or
-/// forward and backward of a scalar loss (`trace_joint=True`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Flavour {
-    Inference,
-    Joint,
-}
+pub use crate::ir::Flavour;
 
 impl Flavour {
-    pub const ALL: [Flavour; 2] = [Flavour::Inference, Flavour::Joint];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flavour::Inference => "inference",
-            Flavour::Joint => "joint",
-        }
-    }
-
     /// The `stage` the conformance data gives refusals of this flavour.
     pub fn stage(self) -> &'static str {
         match self {
@@ -169,6 +155,11 @@ pub struct ExportOutput {
     pub value: OutputValue,
     /// A floating-point tensor: the joint loss sums such outputs when they require grad.
     pub floating: bool,
+    /// A custom operator whose grad-requiring result the output is computed
+    /// from: the joint graph's backward runs through it. Version 1 dumps
+    /// cannot say whether a formula was registered (`register_autograd`); a
+    /// `torch.library.custom_op` has none unless one was, so none is assumed.
+    pub custom_op: Option<Arc<str>>,
 }
 
 /// Everything of a graph the export signatures read, besides its metadata.
@@ -181,7 +172,6 @@ pub struct ExportGraph {
     /// ([`export_specs`]), and the user function's result.
     pub in_spec: TreeSpec,
     pub out_spec: TreeSpec,
-    pub grad_enabled_at_entry: bool,
 }
 
 /// The part of the collected `ViewAndMutationMeta` export depends on (for
@@ -191,63 +181,6 @@ pub struct Collected<'a> {
     pub input_info: &'a [InputAliasInfo],
     pub output_info: &'a [OutputAliasInfo],
     pub grad_enabled_mutation: Option<bool>,
-}
-
-/// Why a flavour was not exported. These are the conformance oracle's
-/// choices, read off its data: PyTorch refuses most of these cases too, but
-/// the oracle did not run them, so no `error` is recorded for them either.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Skip {
-    /// A mutated input is passed twice; export refuses to deduplicate it (§3.5.2).
-    DuplicatedMutatedInput { input: Arc<str>, twin: Arc<str> },
-    /// A mutated input shares memory with another; export refuses synthetic bases (§3.7).
-    AliasedMutatedInput { input: Arc<str>, other: Arc<str> },
-    /// An in-place view op (`t_`, `transpose_`, ...) on an input; export bans
-    /// metadata mutations (§3.4). The oracle does run a shrinking `resize_`,
-    /// and its refusal is reproduced.
-    InplaceViewOfInput { input: Arc<str> },
-    /// A grad-requiring leaf updated in place: an optimizer step, which
-    /// `aot_export_module` says it cannot capture.
-    OptimizerStep { input: Arc<str> },
-    /// The function leaves grad mode changed.
-    GradModeChanged,
-    /// Joint: grad mode is off at entry, so no loss can require grad.
-    GradDisabled,
-    /// Joint: no parameter requires grad. The oracle exports joint graphs of
-    /// modules being trained; of plain functions it exported one only
-    /// (`plain_pointwise_train`), which nothing in a dump singles out.
-    NoTrainableParameters,
-    /// Joint: no output is a floating tensor that requires grad, so there is no loss.
-    NoLoss,
-}
-
-impl fmt::Display for Skip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Skip::DuplicatedMutatedInput { input, twin } => write!(
-                f,
-                "input `{input}` is mutated and passed again as `{twin}` (export refuses mutated duplicates)"
-            ),
-            Skip::AliasedMutatedInput { input, other } => write!(
-                f,
-                "input `{input}` is mutated and shares memory with input `{other}` (export refuses aliased mutated inputs)"
-            ),
-            Skip::InplaceViewOfInput { input } => write!(
-                f,
-                "input `{input}` changes its metadata in place (export bans metadata mutations)"
-            ),
-            Skip::OptimizerStep { input } => write!(
-                f,
-                "grad-requiring leaf `{input}` is updated in place (an optimizer step, which aot_export_module cannot capture)"
-            ),
-            Skip::GradModeChanged => f.write_str("the function leaves grad mode changed"),
-            Skip::GradDisabled => f.write_str("grad mode is off at entry, so no loss requires grad"),
-            Skip::NoTrainableParameters => {
-                f.write_str("no parameter requires grad (joint graphs are exported for modules being trained)")
-            }
-            Skip::NoLoss => f.write_str("no output is a floating tensor that requires grad, so there is no loss"),
-        }
-    }
 }
 
 /// The export's specs from a dump's, checked against the graph. `in_spec`
@@ -296,25 +229,19 @@ pub fn export_specs(
 /// The outcome of one flavour.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Export {
-    NotExported(Skip),
     Refused(ExportError),
     Exported(Box<ExportedGraph>),
 }
 
-/// Both flavours. Serialized as the conformance data's `graph_signature`:
-/// a key per flavour that was exported or refused.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Signatures {
-    pub inference: Export,
-    pub joint: Export,
-}
+/// The flavours the dump asked for (`config.export`), in order. Serialized
+/// as the conformance data's `graph_signature`: one key per flavour.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Signatures(pub Vec<(Flavour, Export)>);
 
 impl Signatures {
-    pub fn get(&self, flavour: Flavour) -> &Export {
-        match flavour {
-            Flavour::Inference => &self.inference,
-            Flavour::Joint => &self.joint,
-        }
+    /// The flavour's outcome, if it was asked for.
+    pub fn get(&self, flavour: Flavour) -> Option<&Export> {
+        self.0.iter().find(|(f, _)| *f == flavour).map(|(_, e)| e)
     }
 }
 
@@ -324,10 +251,9 @@ impl Serialize for Signatures {
         struct Refusal<'a> {
             error: &'a ExportError,
         }
-        let mut map = s.serialize_map(None)?;
-        for flavour in Flavour::ALL {
-            match self.get(flavour) {
-                Export::NotExported(_) => {}
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (flavour, export) in &self.0 {
+            match export {
                 Export::Refused(error) => {
                     map.serialize_entry(flavour.as_str(), &Refusal { error })?
                 }
@@ -456,126 +382,55 @@ struct FunctionalGraph {
     loss: Option<usize>,
 }
 
-/// The export signatures of a graph. `collected` is metadata collection on
-/// the dump as it is, or its refusal; export re-reads it with
-/// `keep_input_mutations` off, which only changes `mutation_type`.
-pub fn signatures(
+/// `(input infos, is_inference)` → whether `merge_view_inputs` builds a
+/// synthetic base, or its refusal.
+pub type SyntheticBaseNeeded<'a> = dyn Fn(&[InputAliasInfo], bool) -> Result<bool, TorchError> + 'a;
+
+/// One flavour of `aot_export_module`, in PyTorch's order (semantics §3.4,
+/// §3.10): metadata collection in the flavour's grad mode (`collected`, or
+/// its refusal), the loss check of the joint wrapper, the export bans, the
+/// training-or-inference decision, dedupe and synthetic bases (both banned
+/// for mutated inputs), tracing, the signature. `synthetic_base_needed(info,
+/// is_inference)` answers whether `merge_view_inputs` would build a synthetic
+/// base, or its refusal; it reads tensors this module does not see.
+pub fn export(
     graph: &ExportGraph,
-    collected: Result<Collected<'_>, &TorchError>,
-) -> Signatures {
-    if let Some(skip) = collected.ok().and_then(|c| skipped(graph, c)) {
-        return Signatures {
-            inference: Export::NotExported(skip.clone()),
-            joint: Export::NotExported(skip),
-        };
-    }
-    let joint = match joint_skipped(graph, collected.ok()) {
-        Some(skip) => Export::NotExported(skip),
-        None => export(graph, collected, Flavour::Joint),
-    };
-    Signatures {
-        inference: export(graph, collected, Flavour::Inference),
-        joint,
-    }
-}
-
-/// Cases the conformance oracle does not export at all (see [`Skip`]).
-fn skipped(graph: &ExportGraph, collected: Collected<'_>) -> Option<Skip> {
-    let inputs = || graph.inputs.iter().zip(collected.input_info);
-    let mutated = |info: &InputAliasInfo| info.mutates_data || info.mutates_metadata;
-    // Inputs by identity and by storage, so each mutated input finds its
-    // first duplicate or alias without scanning every other input.
-    let mut by_id: HashMap<u64, Vec<usize>> = HashMap::new();
-    let mut by_storage: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (j, other) in graph.inputs.iter().enumerate() {
-        if let Some(id) = other.tensor_id {
-            by_id.entry(id).or_default().push(j);
-        }
-        if let Some(st) = other.storage {
-            by_storage.entry(st).or_default().push(j);
-        }
-    }
-    let first_other = |map: &HashMap<u64, Vec<usize>>, key: Option<u64>, i: usize| {
-        key.and_then(|k| map.get(&k))
-            .and_then(|js| js.iter().copied().find(|&j| j != i))
-    };
-    for (i, (input, info)) in inputs().enumerate() {
-        if !mutated(info) {
-            continue;
-        }
-        let twin = first_other(&by_id, input.tensor_id, i);
-        let alias = first_other(&by_storage, input.storage, i);
-        // The earlier of the two is what a scan in input order meets first.
-        match (twin, alias) {
-            (Some(t), a) if a.is_none_or(|a| t <= a) => {
-                return Some(Skip::DuplicatedMutatedInput {
-                    input: input.name.clone(),
-                    twin: graph.inputs.get(t)?.name.clone(),
-                });
-            }
-            (_, Some(a)) => {
-                return Some(Skip::AliasedMutatedInput {
-                    input: input.name.clone(),
-                    other: graph.inputs.get(a)?.name.clone(),
-                });
-            }
-            _ => {}
-        }
-    }
-    let inplace_view = inputs().find(|(input, info)| {
-        info.mutates_metadata && !info.mutates_storage_metadata && !input.resized
-    });
-    if let Some((input, _)) = inplace_view {
-        return Some(Skip::InplaceViewOfInput {
-            input: input.name.clone(),
-        });
-    }
-    let step =
-        inputs().find(|(input, info)| input.requires_grad && input.is_leaf && info.mutates_data);
-    if let Some((input, _)) = step {
-        return Some(Skip::OptimizerStep {
-            input: input.name.clone(),
-        });
-    }
-    collected
-        .grad_enabled_mutation
-        .is_some()
-        .then_some(Skip::GradModeChanged)
-}
-
-/// Joint graphs the oracle does not export (see [`Skip`]); the loss check
-/// needs the collected outputs and is skipped when collection failed.
-fn joint_skipped(graph: &ExportGraph, collected: Option<Collected<'_>>) -> Option<Skip> {
-    if !graph.grad_enabled_at_entry {
-        return Some(Skip::GradDisabled);
-    }
-    let trainable = graph
-        .inputs
-        .iter()
-        .any(|i| i.kind == InputKind::Parameter && i.requires_grad);
-    if !trainable {
-        return Some(Skip::NoTrainableParameters);
-    }
-    let collected = collected?;
-    let has_loss = graph
-        .outputs
-        .iter()
-        .zip(collected.output_info)
-        .any(|(o, info)| o.floating && info.requires_grad);
-    (!has_loss).then_some(Skip::NoLoss)
-}
-
-/// One flavour of `aot_export_module`, in PyTorch's order: metadata
-/// collection, the export bans of §3.4, the traced graph, its signature.
-fn export(
-    graph: &ExportGraph,
-    collected: Result<Collected<'_>, &TorchError>,
     flavour: Flavour,
+    collected: Result<Collected<'_>, &TorchError>,
+    synthetic_base_needed: &SyntheticBaseNeeded<'_>,
 ) -> Export {
-    let collected = match collected {
-        Ok(c) => c,
-        Err(e) => return Export::Refused(ExportError::during(flavour, e)),
+    match export_checked(graph, flavour, collected, synthetic_base_needed) {
+        Ok(graph) => Export::Exported(Box::new(graph)),
+        Err(e) => Export::Refused(e),
+    }
+}
+
+fn export_checked(
+    graph: &ExportGraph,
+    flavour: Flavour,
+    collected: Result<Collected<'_>, &TorchError>,
+    synthetic_base_needed: &SyntheticBaseNeeded<'_>,
+) -> Result<ExportedGraph, ExportError> {
+    let during = |e: &TorchError| ExportError::during(flavour, e);
+    let collected = collected.map_err(during)?;
+    let refuse = |kind: ExceptionType, message: String| ExportError::new(flavour, kind, message);
+    let requires_grad = |k: usize| {
+        collected
+            .output_info
+            .get(k)
+            .is_some_and(|o| o.requires_grad)
     };
+    // The joint wrapper sums the grad-requiring floating outputs into the loss.
+    let in_loss: Vec<usize> = (0..graph.outputs.len())
+        .filter(|&k| graph.outputs.get(k).is_some_and(|o| o.floating) && requires_grad(k))
+        .collect();
+    if flavour == Flavour::Joint && in_loss.is_empty() {
+        return Err(refuse(
+            ExceptionType::RuntimeError,
+            "The output at index 0 was marked as the loss, but it does not require gradients"
+                .to_owned(),
+        ));
+    }
     let flat: Vec<usize> = (0..graph.inputs.len())
         .filter(|&p| {
             graph
@@ -588,25 +443,154 @@ fn export(
         .iter()
         .filter_map(|&p| collected.input_info.get(p))
         .collect();
-    let info = match export_input_info(&collected_info) {
-        Ok(info) => info,
-        Err(e) => return Export::Refused(ExportError::during(flavour, &e)),
-    };
+    let info = export_input_info(&collected_info).map_err(|e| during(&e))?;
     let names: Vec<&str> = flat
         .iter()
         .map(|&p| graph.inputs.get(p).map_or("?", |i| &*i.name))
         .collect();
-    if let Err(e) = check_bans(&info, &names, flavour) {
-        return Export::Refused(e);
+    check_bans(&info, &names, flavour)?;
+
+    let any_input_requires_grad = graph
+        .inputs
+        .iter()
+        .any(|i| i.requires_grad && i.arg == ArgKind::Tensor);
+    let needs_autograd = super::collect::needs_autograd(
+        any_input_requires_grad,
+        collected.input_info,
+        collected.output_info,
+    );
+    check_duplicates(graph, collected.input_info, flavour)?;
+    if synthetic_base_needed(collected.input_info, !needs_autograd).map_err(|e| during(&e))? {
+        return Err(refuse(
+            ExceptionType::RuntimeError,
+            "Encountered aliased inputs that are mutated in the graph you are trying to export. \
+             This functionality is currently not supported. If needed, please file a github issue."
+                .to_owned(),
+        ));
+    }
+    match flavour {
+        // Tracing the joint graph runs the backward of the loss.
+        Flavour::Joint => {
+            let custom = in_loss
+                .iter()
+                .find_map(|&k| graph.outputs.get(k)?.custom_op.clone());
+            if let Some(op) = custom {
+                return Err(refuse(
+                    ExceptionType::RuntimeError,
+                    format!(
+                        "Trying to backward through {op} but no autograd formula was registered. \
+                         Please use register_autograd to add one."
+                    ),
+                ));
+            }
+        }
+        // Under `no_grad` only an output made under `enable_grad` inside the
+        // function still needs autograd; export then traces a joint graph
+        // without tangents, which takes exactly one scalar loss.
+        Flavour::Inference if needs_autograd => {
+            return Err(refuse(
+                ExceptionType::AssertionError,
+                format!(
+                    "expected single scalar tangent for no_tangents mode, got {} tangents",
+                    collected
+                        .output_info
+                        .iter()
+                        .filter(|o| o.requires_grad_for_backward)
+                        .count()
+                ),
+            ));
+        }
+        Flavour::Inference => {}
     }
     let fgraph = functional_graph(graph, &flat, &info, flavour);
-    match create_graph_signature(graph, &flat, &info, &fgraph, flavour) {
-        Ok(signature) => Export::Exported(Box::new(ExportedGraph {
-            signature,
-            graph: fgraph,
-        })),
-        Err(e) => Export::Refused(e),
+    let signature = create_graph_signature(graph, &flat, &info, &fgraph, flavour)?;
+    Ok(ExportedGraph {
+        signature,
+        graph: fgraph,
+    })
+}
+
+/// `AOTDedupeWrapper` on the export path: an input passed twice must not be mutated.
+fn check_duplicates(
+    graph: &ExportGraph,
+    input_info: &[InputAliasInfo],
+    flavour: Flavour,
+) -> Result<(), ExportError> {
+    let mut first_seen: HashMap<u64, usize> = HashMap::new();
+    for (p, input) in graph.inputs.iter().enumerate() {
+        let Some(id) = input.tensor_id else { continue };
+        let Some(&first) = first_seen.get(&id) else {
+            first_seen.insert(id, p);
+            continue;
+        };
+        let mutated = input_info
+            .get(p)
+            .is_some_and(|i| i.mutates_data || i.mutates_metadata);
+        if mutated {
+            let twin = graph.inputs.get(first).map_or("?", |i| &*i.name);
+            return Err(ExportError::new(
+                flavour,
+                ExceptionType::RuntimeError,
+                format!(
+                    "Encountered duplicated inputs that are mutated in the graph you are trying to \
+                     export. This functionality is currently not supported. If needed, please file \
+                     a github issue. (input `{}` is input `{twin}` again)",
+                    input.name
+                ),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Per node: the custom operator (one neither from `aten` nor a Python
+/// callable) whose grad-requiring result the node's value is computed from,
+/// through arguments (an in-place write makes the written object's later
+/// uses depend on what was written). `requires_grad(i)` is `None` for a
+/// node whose value is not a single tensor (a list picked by `getitem`).
+pub fn custom_ops_upstream(
+    nodes: &[&NodeStructure],
+    requires_grad: &dyn Fn(usize) -> Option<bool>,
+) -> Vec<Option<Arc<str>>> {
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (&*n.name, i))
+        .collect();
+    let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(nodes.len());
+    for (i, node) in nodes.iter().enumerate() {
+        let mut found = None;
+        if node.op == NodeOp::CallFunction && requires_grad(i) != Some(false) {
+            let custom = !is_python_callable(&node.target) && !node.target.starts_with("aten.");
+            if custom {
+                found = Some(node.target.clone());
+            } else {
+                let mut stack: Vec<&Arg> = node
+                    .args
+                    .iter()
+                    .chain(node.kwargs.iter().map(|(_, a)| a))
+                    .collect();
+                while let Some(arg) = stack.pop() {
+                    match arg {
+                        Arg::Node(name) => {
+                            let upstream = index
+                                .get(&**name)
+                                .filter(|&&j| j < i)
+                                .and_then(|&j| out.get(j).cloned().flatten());
+                            if upstream.is_some() {
+                                found = upstream;
+                                break;
+                            }
+                        }
+                        Arg::List(items) => stack.extend(items.iter()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out.push(found);
+    }
+    out
 }
 
 /// Export collects metadata with `keep_input_mutations` off; no flag but
@@ -1065,7 +1049,7 @@ fn create_graph_signature(
     }
 
     let out_spec = match flavour {
-        Flavour::Inference => graph.out_spec.clone().tuple_if_leaf(),
+        Flavour::Inference => graph.out_spec.clone().tuple_unless_sequence(),
         Flavour::Joint => TreeSpec::tuple(vec![TreeSpec::Leaf]),
     };
     Ok(GraphSignature {
@@ -1505,11 +1489,11 @@ impl fmt::Display for ExportedGraph {
 impl fmt::Display for Signatures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "export graph signatures (aot_export_module):")?;
-        for flavour in Flavour::ALL {
-            match self.get(flavour) {
-                Export::NotExported(skip) => {
-                    writeln!(f, "  {}: not exported: {skip}", flavour.as_str())?
-                }
+        if self.0.is_empty() {
+            writeln!(f, "  none asked for (config.export is empty)")?;
+        }
+        for (flavour, export) in &self.0 {
+            match export {
                 Export::Refused(e) => {
                     writeln!(
                         f,
@@ -1601,6 +1585,7 @@ mod tests {
                 hint: Arc::from(hint),
             },
             floating: true,
+            custom_op: None,
         }
     }
 
@@ -1634,7 +1619,6 @@ mod tests {
                     outputs,
                     in_spec,
                     out_spec,
-                    grad_enabled_at_entry: true,
                 },
                 input_info,
                 output_info,
@@ -1650,12 +1634,18 @@ mod tests {
             }
         }
 
+        /// Export with storages standing for overlap: a mutated input
+        /// sharing its storage with another needs a synthetic base.
         fn export(&self, flavour: Flavour) -> Export {
-            export(&self.graph, Ok(self.collected()), flavour)
-        }
-
-        fn signatures(&self) -> Signatures {
-            signatures(&self.graph, Ok(self.collected()))
+            let storages: Vec<Option<u64>> = self.graph.inputs.iter().map(|i| i.storage).collect();
+            let merge = |info: &[InputAliasInfo], _: bool| {
+                Ok(storages.iter().enumerate().any(|(i, s)| {
+                    s.is_some()
+                        && info.get(i).is_some_and(|m| m.mutates_data)
+                        && storages.iter().enumerate().any(|(j, t)| j != i && t == s)
+                }))
+            };
+            export(&self.graph, flavour, Ok(self.collected()), &merge)
         }
     }
 
@@ -1786,6 +1776,7 @@ mod tests {
         let returned = ExportOutput {
             value: OutputValue::Input(0),
             floating: true,
+            custom_op: None,
         };
         let case = Case::new(vec![(x, data_mutated())], vec![returned.clone(), returned]);
         let sig = exported(case.export(Flavour::Inference)).signature;
@@ -1946,7 +1937,11 @@ mod tests {
             ExceptionType::RuntimeError,
             "Attempted to resize a view tensor to a larger size.",
         );
-        let sigs = signatures(&case.graph, Err(&refusal));
+        let never = |_: &[InputAliasInfo], _: bool| Ok(false);
+        let sigs = Signatures(vec![(
+            Flavour::Inference,
+            export(&case.graph, Flavour::Inference, Err(&refusal), &never),
+        )]);
         assert_eq!(
             serde_json::to_value(&sigs).unwrap_or_default(),
             serde_json::json!({"inference": {"error": {
@@ -1956,104 +1951,84 @@ mod tests {
         );
     }
 
-    /// Which cases the conformance oracle leaves out, and why.
-    #[test]
-    fn skipped_flavours() {
-        let tensor = |name: &str, kind: InputKind, id: u64, storage: u64| ExportInput {
-            tensor_id: Some(id),
-            storage: Some(storage),
-            ..input(name, kind)
-        };
-        let x = || tensor("x", InputKind::UserInput, 0, 0);
-        let y = |id: u64, storage: u64| tensor("y", InputKind::UserInput, id, storage);
-        let metadata = InputAliasInfo {
-            mutates_metadata: true,
-            mutation_type: MutationType::MutatedOutGraph,
-            ..unmutated()
-        };
-        let rg_leaf = ExportInput {
-            requires_grad: true,
-            ..x()
-        };
-        let rg_view = ExportInput {
-            requires_grad: true,
-            is_leaf: false,
-            ..x()
-        };
-        let resized = ExportInput {
-            resized: true,
-            ..x()
-        };
-        let name = |s: &str| Arc::<str>::from(s);
-        let cases: Vec<(&str, Inputs, Option<Skip>)> = vec![
-            (
-                "mutated duplicate",
-                vec![(x(), data_mutated()), (y(0, 0), data_mutated())],
-                Some(Skip::DuplicatedMutatedInput {
-                    input: name("x"),
-                    twin: name("y"),
-                }),
-            ),
-            (
-                "mutated alias",
-                vec![(x(), data_mutated()), (y(1, 0), unmutated())],
-                Some(Skip::AliasedMutatedInput {
-                    input: name("x"),
-                    other: name("y"),
-                }),
-            ),
-            (
-                "unmutated aliases",
-                vec![(x(), unmutated()), (y(1, 0), unmutated())],
-                None,
-            ),
-            (
-                "in-place view op",
-                vec![(x(), metadata.clone())],
-                Some(Skip::InplaceViewOfInput { input: name("x") }),
-            ),
-            (
-                "shrinking resize_ is exported, to be refused",
-                vec![(resized, metadata)],
-                None,
-            ),
-            (
-                "optimizer step",
-                vec![(rg_leaf, data_mutated())],
-                Some(Skip::OptimizerStep { input: name("x") }),
-            ),
-            (
-                "mutated grad-requiring view",
-                vec![(rg_view, data_mutated())],
-                None,
-            ),
-        ];
-        for (what, inputs, expected) in cases {
-            let case = Case::new(inputs, vec![fresh(9, "out")]);
-            let sigs = case.signatures();
-            match expected {
-                Some(skip) => {
-                    assert_eq!(sigs.inference, Export::NotExported(skip.clone()), "{what}");
-                    assert_eq!(sigs.joint, Export::NotExported(skip), "{what}");
-                }
-                None => assert!(
-                    !matches!(sigs.inference, Export::NotExported(_)),
-                    "{what}: {:?}",
-                    sigs.inference
-                ),
-            }
+    fn refused(export: Export) -> (ExceptionType, String) {
+        match export {
+            Export::Refused(e) => (e.kind, e.message),
+            Export::Exported(g) => panic!("expected a refusal, got {:?}", g.signature),
         }
-
-        let mut case = Case::new(vec![(x(), unmutated())], vec![fresh(9, "out")]);
-        case.grad_enabled_mutation = Some(true);
-        assert_eq!(
-            case.signatures().inference,
-            Export::NotExported(Skip::GradModeChanged)
-        );
     }
 
+    /// Mutated inputs passed twice, or sharing memory that needs a
+    /// synthetic base, are refused in both flavours; aliases that are not
+    /// mutated export fine.
     #[test]
-    fn joint_needs_a_trained_module_and_a_loss() {
+    fn duplicated_and_aliased_mutated_inputs_are_refused() {
+        let tensor = |name: &str, id: u64, storage: u64| ExportInput {
+            tensor_id: Some(id),
+            storage: Some(storage),
+            ..input(name, InputKind::UserInput)
+        };
+        let dup = Case::new(
+            vec![
+                (tensor("x", 0, 0), data_mutated()),
+                (tensor("y", 0, 0), data_mutated()),
+            ],
+            vec![fresh(9, "out")],
+        );
+        let alias = Case::new(
+            vec![
+                (tensor("x", 0, 0), data_mutated()),
+                (tensor("y", 1, 0), unmutated()),
+            ],
+            vec![fresh(9, "out")],
+        );
+        for flavour in Flavour::ALL {
+            let (kind, message) = refused(dup.export(flavour));
+            assert_eq!(kind, ExceptionType::RuntimeError);
+            assert!(
+                message.starts_with("Encountered duplicated inputs"),
+                "{message}"
+            );
+            let (kind, message) = refused(alias.export(flavour));
+            assert_eq!(kind, ExceptionType::RuntimeError);
+            assert!(
+                message.starts_with("Encountered aliased inputs"),
+                "{message}"
+            );
+        }
+        let shared = Case::new(
+            vec![
+                (tensor("x", 0, 0), unmutated()),
+                (tensor("y", 1, 0), unmutated()),
+            ],
+            vec![fresh(9, "out")],
+        );
+        assert!(matches!(
+            shared.export(Flavour::Inference),
+            Export::Exported(_)
+        ));
+    }
+
+    /// Inference runs under `no_grad`: an output that still requires grad
+    /// (made under `enable_grad` inside) makes export trace a joint graph
+    /// without tangents, and its assertion fails.
+    #[test]
+    fn inference_output_requiring_grad_trips_the_tangent_assertion() {
+        let x = ExportInput {
+            requires_grad: true,
+            ..input("x", InputKind::UserInput)
+        };
+        let case = Case::new(vec![(x, unmutated())], vec![fresh(9, "out")]);
+        let (kind, message) = refused(case.export(Flavour::Inference));
+        assert_eq!(kind, ExceptionType::AssertionError);
+        assert!(message.contains("single scalar tangent"), "{message}");
+        assert!(matches!(case.export(Flavour::Joint), Export::Exported(_)));
+    }
+
+    /// Joint: the loss must require grad, and its backward cannot run
+    /// through a custom operator without an autograd formula.
+    #[test]
+    fn joint_needs_a_loss_and_a_backward() {
         let w = ExportInput {
             requires_grad: true,
             ..input("w", InputKind::Parameter)
@@ -2064,35 +2039,69 @@ mod tests {
                 (input("x", InputKind::UserInput), unmutated()),
             ]
         };
-        let case = Case::new(inputs(), vec![fresh(9, "out")]);
-        assert!(matches!(case.signatures().joint, Export::Exported(_)));
-
-        let mut grad_off = Case::new(inputs(), vec![fresh(9, "out")]);
-        grad_off.graph.grad_enabled_at_entry = false;
-        assert_eq!(
-            grad_off.signatures().joint,
-            Export::NotExported(Skip::GradDisabled)
-        );
-
-        let function = Case::new(
-            vec![(input("x", InputKind::UserInput), unmutated())],
-            vec![fresh(9, "out")],
-        );
-        assert_eq!(
-            function.signatures().joint,
-            Export::NotExported(Skip::NoTrainableParameters)
-        );
-
         let mut no_loss = Case::new(inputs(), vec![fresh(9, "out")]);
         no_loss.output_info = vec![output_info(false)];
-        assert_eq!(
-            no_loss.signatures().joint,
-            Export::NotExported(Skip::NoLoss)
-        );
+        let (kind, message) = refused(no_loss.export(Flavour::Joint));
+        assert_eq!(kind, ExceptionType::RuntimeError);
+        assert!(message.contains("does not require gradients"), "{message}");
         assert!(matches!(
-            no_loss.signatures().inference,
+            no_loss.export(Flavour::Inference),
             Export::Exported(_)
         ));
+
+        let custom = ExportOutput {
+            custom_op: Some(Arc::from("mylib.double.default")),
+            ..fresh(9, "double")
+        };
+        let case = Case::new(inputs(), vec![custom]);
+        let (kind, message) = refused(case.export(Flavour::Joint));
+        assert_eq!(kind, ExceptionType::RuntimeError);
+        assert!(
+            message.starts_with("Trying to backward through mylib.double.default"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn custom_operators_upstream_of_grad_requiring_values() {
+        let node = |name: &str, target: &str, args: Vec<Arg>| NodeStructure {
+            name: Arc::from(name),
+            op: NodeOp::CallFunction,
+            target: Arc::from(target),
+            args,
+            kwargs: Vec::new(),
+            tensor_id: None,
+            base_tensor_id: None,
+        };
+        let at = |name: &str| Arg::Node(Arc::from(name));
+        let nodes = [
+            NodeStructure {
+                op: NodeOp::Placeholder {
+                    kind: InputKind::UserInput,
+                    fqn: None,
+                    source: None,
+                },
+                ..node("x", "x", Vec::new())
+            },
+            node("double", "mylib.double.default", vec![at("x")]),
+            node("add", "aten.add.Tensor", vec![at("double"), Arg::Int(1)]),
+            node(
+                "sum",
+                "aten.stack.default",
+                vec![Arg::List(vec![at("x"), at("add")])],
+            ),
+            node("plain", "mylib.plain.default", vec![at("x")]),
+            node("mul", "aten.mul.Tensor", vec![at("plain"), at("x")]),
+        ];
+        let refs: Vec<&NodeStructure> = nodes.iter().collect();
+        // `plain`'s result does not require grad, so no backward runs through it.
+        let requires_grad = |i: usize| Some(i != 4);
+        let got = custom_ops_upstream(&refs, &requires_grad);
+        let double = Some(Arc::<str>::from("mylib.double.default"));
+        assert_eq!(
+            got,
+            [None, double.clone(), double.clone(), double, None, None]
+        );
     }
 
     #[test]

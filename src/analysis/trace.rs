@@ -15,7 +15,10 @@ use std::sync::Arc;
 use super::error::AnalysisError;
 use super::ops::OpInfo;
 use crate::ir::{Arg, NodeOp, NodeStructure};
-use crate::schema::{OpClass, ReturnKind};
+use crate::schema::{is_python_callable, OpClass, ReturnKind};
+
+/// The target of a grad-mode switch node (format §9).
+pub const GRAD_MODE_SWITCH: &str = "torch._C._set_grad_enabled";
 
 /// Index of a tensor object in [`AliasTrace::objects`].
 pub type ObjectIdx = usize;
@@ -240,7 +243,7 @@ impl<'a> Tracer<'a> {
 
     fn call(&mut self, i: usize, node: &'a NodeStructure) -> Result<Produced, AnalysisError> {
         match &*node.target {
-            "torch._C._set_grad_enabled" => {
+            GRAD_MODE_SWITCH => {
                 match node.args.first() {
                     Some(Arg::Bool(b)) => self.grad_enabled = *b,
                     _ => {
@@ -254,13 +257,15 @@ impl<'a> Tracer<'a> {
                 Ok(Produced::Other)
             }
             "_operator.getitem" => self.getitem(i, node),
-            target if target.starts_with("aten.") => {
+            // SymInt arithmetic and other Python callables: a tensor they return is fresh.
+            target if is_python_callable(target) => Ok(self.fresh_result(i, node)),
+            // ATen and custom (`torch.library`) operators alike: read from the schema,
+            // as functionalization reads them.
+            target => {
                 let op = (self.ops)(target)
                     .map_err(|e| AnalysisError::invalid(&node.name, "target", e))?;
-                self.aten(i, node, op)
+                self.operator(i, node, op)
             }
-            // SymInt arithmetic and other Python callables: a tensor they return is fresh.
-            _ => Ok(self.fresh_result(i, node)),
         }
     }
 
@@ -298,7 +303,7 @@ impl<'a> Tracer<'a> {
         Ok(Produced::Object(obj))
     }
 
-    fn aten(
+    fn operator(
         &mut self,
         i: usize,
         node: &'a NodeStructure,

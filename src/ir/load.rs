@@ -25,7 +25,7 @@ use super::raw::{
     RawNode, RawSymbol, RawTensor, RawVal, Scalar, Text,
 };
 use super::vocabulary;
-use crate::schema::{builtin_schema, Schema};
+use crate::schema::{builtin_schema, is_python_callable, Schema};
 
 pub const FORMAT: &str = "aotio.graph";
 pub const SUPPORTED_VERSION: i64 = 1;
@@ -301,13 +301,51 @@ impl Loader {
                 }
             },
         };
+        let export = self.export_flavours(raw.export.as_ref());
         Some(Config {
             keep_input_mutations,
             is_train,
             grad_enabled,
             dynamic_shapes,
             num_params_buffers,
+            export,
         })
+    }
+
+    /// `config.export`: a subset of `["inference", "joint"]` in that order.
+    fn export_flavours(&mut self, raw: Option<&serde_json::Value>) -> Vec<Flavour> {
+        let Some(raw) = raw else {
+            return vec![Flavour::Inference];
+        };
+        let Some(items) = raw.as_array() else {
+            self.error(TOP, "config.export", "must be a list of flavours");
+            return Vec::new();
+        };
+        let mut out: Vec<Flavour> = Vec::new();
+        for (k, item) in items.iter().enumerate() {
+            let flavour = match item.as_str() {
+                Some("inference") => Flavour::Inference,
+                Some("joint") => Flavour::Joint,
+                _ => {
+                    self.error(
+                        TOP,
+                        format!("config.export[{k}]"),
+                        "must be \"inference\" or \"joint\"",
+                    );
+                    continue;
+                }
+            };
+            if out.last().is_some_and(|last| *last >= flavour) {
+                self.error(
+                    TOP,
+                    format!("config.export[{k}]"),
+                    "flavours are listed once each, inference before joint",
+                );
+                continue;
+            }
+            out.push(flavour);
+        }
+        out
     }
 
     fn symbol_table(&mut self, raw: Option<&Lax<Entries<'_, Lax<RawSymbol<'_>>>>>) -> Symbols {
@@ -1006,11 +1044,12 @@ impl Loader {
         }
     }
 
-    /// Every ATen call needs a schema, from the dump or the built-in table.
+    /// Every operator call (ATen or custom) needs a schema, from the dump or
+    /// the built-in table; only Python callables go without.
     fn check_operators(&mut self, nodes: &[Node], operators: &Operators) {
         for node in nodes {
             let s = node.structure();
-            if s.op != NodeOp::CallFunction || !s.target.starts_with("aten.") {
+            if s.op != NodeOp::CallFunction || is_python_callable(&s.target) {
                 continue;
             }
             if operators.contains_key(&*s.target) {

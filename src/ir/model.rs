@@ -16,6 +16,33 @@ pub struct Config {
     pub grad_enabled: bool,
     pub dynamic_shapes: bool,
     pub num_params_buffers: usize,
+    /// The `aot_export_module` flavours asked for, in order (absent: inference only).
+    pub export: Vec<Flavour>,
+}
+
+/// Which graph `aot_export_module` traces: the forward under `no_grad`, or
+/// forward and backward of a scalar loss (`trace_joint=True`) under `enable_grad`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavour {
+    Inference,
+    Joint,
+}
+
+impl Flavour {
+    pub const ALL: [Flavour; 2] = [Flavour::Inference, Flavour::Joint];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavour::Inference => "inference",
+            Flavour::Joint => "joint",
+        }
+    }
+
+    /// The grad mode export runs the flavour in, whatever the dump's.
+    pub fn grad_enabled(self) -> bool {
+        self == Flavour::Joint
+    }
 }
 
 /// A shape symbol and what the shape environment knows of it (format §3).

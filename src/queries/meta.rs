@@ -1,17 +1,18 @@
 //! Metadata collection: the alias trace, final autograd state, per-input
 //! and per-output facts, tangents, `ViewAndMutationMeta`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::analysis::autograd::{final_autograd, FinalAutograd};
 use crate::analysis::collect::{self, Facts, Outputs};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
-use crate::analysis::trace::{trace, AliasTrace};
+use crate::analysis::trace::{trace, AliasTrace, GRAD_MODE_SWITCH};
 use crate::db::{GraphInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
-use crate::ir::NodeStructure;
+use crate::ir::{Autograd, Flavour, NodeOp, NodeStructure};
+use crate::schema::is_python_callable;
 
 use super::{ok, QueryResult};
 
@@ -36,7 +37,8 @@ pub fn operator_table(
     let mut table = HashMap::new();
     for node in graph.nodes(db) {
         let target = &node.structure(db).target;
-        if target.starts_with("aten.") && !table.contains_key(target) {
+        let operator = node.structure(db).op == NodeOp::CallFunction && !is_python_callable(target);
+        if operator && !table.contains_key(target) {
             table.insert(target.clone(), resolve(target, operators));
         }
     }
@@ -47,6 +49,14 @@ pub fn operator_table(
 #[salsa::tracked(returns(ref))]
 pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<AliasTrace>> {
     let _span = tracing::debug_span!("alias_trace").entered();
+    trace_in_grad_mode(db, graph, grad_enabled_at_entry(db, graph))
+}
+
+fn trace_in_grad_mode(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    grad_enabled: bool,
+) -> QueryResult<Arc<AliasTrace>> {
     let table = operator_table(db, graph);
     let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
     let lookup = |target: &str| -> Result<&OpInfo, String> {
@@ -56,7 +66,69 @@ pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<A
             None => Err(format!("unknown operator `{target}`")),
         }
     };
-    trace(&structures, &lookup, grad_enabled_at_entry(db, graph)).map(Arc::new)
+    trace(&structures, &lookup, grad_enabled).map(Arc::new)
+}
+
+/// Metadata collection as `aot_export_module` runs it for `flavour`: in the
+/// flavour's own grad mode (inference under `no_grad`, joint under
+/// `enable_grad`), whatever the dump's. In the dump's mode this is
+/// [`fw_metadata`]. A dump traced with grad on is re-read under `no_grad` with
+/// [`collect::recorded_without_grad`]; a dump traced under `no_grad` has no
+/// record of what would require grad with grad on, so its facts are used as
+/// they are.
+#[salsa::tracked(returns(ref))]
+pub fn export_metadata(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    flavour: Flavour,
+) -> QueryResult<Arc<ViewAndMutationMeta>> {
+    let mode = flavour.grad_enabled();
+    if mode == grad_enabled_at_entry(db, graph) {
+        return ok(fw_metadata(db, graph)).cloned();
+    }
+    let trace = trace_in_grad_mode(db, graph, mode)?;
+    let nodes = graph.nodes(db);
+    let facts = value_facts(db, graph);
+    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
+    let first_switch = nodes
+        .iter()
+        .position(|n| n.structure(db).target.as_ref() == GRAD_MODE_SWITCH)
+        .unwrap_or(nodes.len());
+    let passed_in_requiring_grad: HashSet<u64> = trace
+        .input_nodes
+        .iter()
+        .filter(|&&i| recorded(i).is_some_and(|a| a.requires_grad))
+        .filter_map(|&i| nodes.get(i).and_then(|n| n.structure(db).tensor_id))
+        .collect();
+    let in_mode = |i: usize| {
+        if mode {
+            return recorded(i);
+        }
+        let id = nodes.get(i).and_then(|n| n.structure(db).tensor_id);
+        collect::recorded_without_grad(
+            recorded(i),
+            i < first_switch,
+            id.is_some_and(|id| passed_in_requiring_grad.contains(&id)),
+        )
+    };
+    let autograd = final_autograd(&trace, &in_mode)?;
+    let kim = keep_input_mutations(db, graph);
+    with_facts_recorded(db, graph, &in_mode, |facts| {
+        collect::check_resizes(&trace, facts)?;
+        let inputs = collect::input_info(&trace, &autograd, facts, kim)?;
+        let outputs = collect::output_info(&trace, &autograd, &inputs, facts)?;
+        let tangents = collect::traced_tangents(&trace, &inputs, &outputs, facts);
+        Ok(Arc::new(ViewAndMutationMeta {
+            input_info: inputs,
+            output_info: outputs.info,
+            num_intermediate_bases: outputs.intermediate_bases.len(),
+            keep_input_mutations: kim,
+            traced_tangents: tangents,
+            grad_enabled_mutation: (trace.grad_enabled_at_exit != trace.grad_enabled_at_entry)
+                .then_some(trace.grad_enabled_at_exit),
+            num_tokens: 0,
+        }))
+    })
 }
 
 /// Every node's value facts in one place. It reads no geometry, so after a
@@ -88,6 +160,18 @@ fn with_facts<R>(
     graph: GraphInput,
     f: impl FnOnce(&Facts<'_>) -> R,
 ) -> R {
+    let facts = value_facts(db, graph);
+    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
+    with_facts_recorded(db, graph, &recorded, f)
+}
+
+/// [`with_facts`] with the autograd facts given by `recorded`.
+fn with_facts_recorded<R>(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    recorded: &dyn Fn(usize) -> Option<Autograd>,
+    f: impl FnOnce(&Facts<'_>) -> R,
+) -> R {
     let nodes = graph.nodes(db);
     let symbols = graph.symbols(db);
     let geometry = |i: usize| {
@@ -97,12 +181,11 @@ fn with_facts<R>(
             .map(|t| &t.geometry)
     };
     let facts = value_facts(db, graph);
-    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
     let value_type = |i: usize| facts.get(i).map_or("NoneType", |f| f.type_name);
     let hint = |e: &SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
     f(&Facts {
         geometry: &geometry,
-        recorded_autograd: &recorded,
+        recorded_autograd: recorded,
         value_type: &value_type,
         hint: &hint,
     })

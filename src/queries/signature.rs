@@ -1,19 +1,26 @@
 //! Export graph signatures: the dump's facts export reads, gathered once
-//! (`export_graph`), and both flavours' signatures on top of the collected
-//! metadata (`graph_signatures`).
+//! (`export_graph`), and the requested flavours' signatures on top of the
+//! metadata each flavour collects (`graph_signatures`).
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use crate::analysis::error::{ExceptionType, Stage, TorchError};
+use crate::analysis::meta::InputAliasInfo;
 use crate::analysis::signature::{
     self, ArgKind, Collected, Constant, ExportGraph, ExportInput, ExportOutput, OutputValue,
     Signatures,
 };
+use crate::analysis::synthetic_base::merge_view_inputs;
 use crate::analysis::trace::{AliasTrace, OutputSlot};
 use crate::analysis::AnalysisError;
-use crate::db::{GraphInput, NodeInput};
-use crate::ir::{Arg, Diagnostic, InputKind, NodeOp};
+use crate::db::{GraphInput, NodeInput, OverlapMode};
+use crate::ir::{Arg, Diagnostic, Flavour, InputKind, NodeOp, NodeStructure};
 
-use super::meta::{alias_trace, fw_metadata, grad_enabled_at_entry};
+use super::args::ArgReader;
+use super::meta::{alias_trace, export_metadata};
+use super::rewrite::{group_overlap, storage_groups, StorageGroup};
 use super::QueryResult;
 
 /// What export reads of the graph besides its metadata: placeholders with
@@ -38,7 +45,8 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
         .map(|(p, &n)| export_input(db, trace, nodes, p, n, &last_write))
         .collect::<QueryResult<Vec<_>>>()?;
     check_input_order(&inputs)?;
-    let outputs = export_outputs(db, trace, nodes);
+    let custom_ops = custom_ops_requiring_grad(db, nodes);
+    let outputs = export_outputs(db, trace, nodes, &custom_ops);
 
     let count = |f: fn(InputKind) -> bool| inputs.iter().filter(|i| f(i.kind)).count();
     let (in_spec, out_spec) = graph.specs(db);
@@ -55,12 +63,12 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
         outputs,
         in_spec,
         out_spec,
-        grad_enabled_at_entry: grad_enabled_at_entry(db, graph),
     }))
 }
 
-/// The inference and joint export signatures (semantics §3.10). PyTorch's
-/// refusals are results, not errors; only a graph that cannot be analysed is.
+/// The export signatures of the flavours the dump asks for (`config.export`,
+/// semantics §3.10). PyTorch's refusals are results, not errors; only a
+/// graph that cannot be analysed is.
 #[salsa::tracked(returns(ref))]
 pub fn graph_signatures(
     db: &dyn salsa::Database,
@@ -68,16 +76,63 @@ pub fn graph_signatures(
 ) -> QueryResult<Arc<Signatures>> {
     let _span = tracing::debug_span!("graph_signatures").entered();
     let export = export_graph(db, graph).as_ref().map_err(Clone::clone)?;
-    let collected = match fw_metadata(db, graph) {
-        Ok(meta) => Ok(Collected {
-            input_info: &meta.input_info,
-            output_info: &meta.output_info,
-            grad_enabled_mutation: meta.grad_enabled_mutation,
-        }),
-        Err(AnalysisError::Torch(e)) => Err(e),
-        Err(e) => return Err(e.clone()),
+    let mut out = Vec::new();
+    for &flavour in export_flavours(db, graph) {
+        let collected = match export_metadata(db, graph, flavour) {
+            Ok(meta) => Ok(Collected {
+                input_info: &meta.input_info,
+                output_info: &meta.output_info,
+                grad_enabled_mutation: meta.grad_enabled_mutation,
+            }),
+            Err(AnalysisError::Torch(e)) => Err(e),
+            Err(e) => return Err(e.clone()),
+        };
+        let merge = |info: &[InputAliasInfo], is_inference: bool| {
+            synthetic_base_needed(db, graph, info, is_inference)
+        };
+        out.push((
+            flavour,
+            signature::export(export, flavour, collected, &merge),
+        ));
+    }
+    Ok(Arc::new(Signatures(out)))
+}
+
+/// The flavours asked for, projected out of the config so other config edits stop here.
+#[salsa::tracked(returns(ref))]
+fn export_flavours(db: &dyn salsa::Database, graph: GraphInput) -> Vec<Flavour> {
+    graph.config(db).export.clone()
+}
+
+/// Whether `merge_view_inputs` builds a synthetic base for these input
+/// infos, with PyTorch's overlap check; its refusal as an error.
+fn synthetic_base_needed(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    info: &[InputAliasInfo],
+    is_inference: bool,
+) -> Result<bool, TorchError> {
+    let args = ArgReader::new(db, graph).map_err(|e| {
+        TorchError::new(
+            Stage::MergeViewInputs,
+            ExceptionType::AssertionError,
+            e.to_string(),
+        )
+    })?;
+    let by_first_member: HashMap<usize, StorageGroup<'_>> = storage_groups(db, graph)
+        .iter()
+        .filter_map(|g| g.members(db).first().map(|&m| (m, *g)))
+        .collect();
+    let overlapping = |members: &[usize]| -> Vec<usize> {
+        members
+            .first()
+            .and_then(|m| by_first_member.get(m))
+            .map_or_else(
+                || members.to_vec(),
+                |g| group_overlap(db, *g, OverlapMode::Torch).0.clone(),
+            )
     };
-    Ok(Arc::new(signature::signatures(export, collected)))
+    Ok(merge_view_inputs(&args, info, is_inference, &overlapping)?.is_some())
 }
 
 fn export_input(
@@ -164,10 +219,27 @@ fn check_input_order(inputs: &[ExportInput]) -> QueryResult<()> {
     Ok(())
 }
 
+/// Per node: the custom operator (not ATen, not a Python callable) whose
+/// grad-requiring result the node's value is computed from, if any.
+fn custom_ops_requiring_grad(
+    db: &dyn salsa::Database,
+    nodes: &[NodeInput],
+) -> Vec<Option<Arc<str>>> {
+    let structures: Vec<&NodeStructure> = nodes.iter().map(|n| n.structure(db)).collect();
+    let requires_grad = |i: usize| {
+        nodes
+            .get(i)
+            .and_then(|n| n.facts(db).autograd)
+            .map(|a| a.requires_grad)
+    };
+    signature::custom_ops_upstream(&structures, &requires_grad)
+}
+
 fn export_outputs(
     db: &dyn salsa::Database,
     trace: &AliasTrace,
     nodes: &[NodeInput],
+    custom_ops: &[Option<Arc<str>>],
 ) -> Vec<ExportOutput> {
     let literals: &[Arg] = match nodes.last().and_then(|n| n.structure(db).args.first()) {
         Some(Arg::List(items)) => items,
@@ -200,7 +272,11 @@ fn export_outputs(
                         hint: name_of(last_node),
                     },
                 };
-                ExportOutput { value, floating }
+                ExportOutput {
+                    value,
+                    floating,
+                    custom_op: custom_ops.get(last_node).cloned().flatten(),
+                }
             }
             OutputSlot::Node(n) => {
                 let kind = nodes
@@ -222,11 +298,13 @@ fn export_outputs(
                 ExportOutput {
                     value,
                     floating: false,
+                    custom_op: None,
                 }
             }
             OutputSlot::Literal(_) => ExportOutput {
                 value: OutputValue::Constant(literal(literals.get(k))),
                 floating: false,
+                custom_op: None,
             },
         })
         .collect()

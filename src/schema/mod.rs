@@ -352,6 +352,19 @@ impl AliasInfo {
     }
 }
 
+/// Modules whose functions a graph calls as Python callables (format §5):
+/// `_operator.getitem`, `torch._C._set_grad_enabled`, `math.floor`. Every
+/// other `call_function` target names an operator overload,
+/// `<namespace>.<name>.<overload>` (`aten.add_.Tensor`, a `torch.library`
+/// op such as `mylib.scale_.default`), and needs a schema.
+const PYTHON_MODULES: &[&str] = &["_operator", "operator", "builtins", "math", "torch"];
+
+/// The target is a Python callable rather than an operator overload.
+pub fn is_python_callable(target: &str) -> bool {
+    let module = target.split('.').next().unwrap_or(target);
+    PYTHON_MODULES.contains(&module)
+}
+
 /// In-place view operators without `set_`, `resize_`, `resize_as_` (those
 /// have rules of their own), as (base name, overload): the normative list of
 /// §3.1.3 for dumps without `operator_tags`.
@@ -563,6 +576,48 @@ impl fmt::Display for AliasInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_callables_and_operators() {
+        for target in [
+            "_operator.getitem",
+            "_operator.add",
+            "torch._C._set_grad_enabled",
+        ] {
+            assert!(is_python_callable(target), "{target}");
+        }
+        for target in [
+            "aten.add_.Tensor",
+            "mylib.scale_.default",
+            "aotio_s.double.default",
+        ] {
+            assert!(!is_python_callable(target), "{target}");
+        }
+    }
+
+    /// A `torch.library` op reads like an ATen op: writes through `(a0!)`,
+    /// views through `(a)`.
+    #[test]
+    fn custom_operators_classify_from_their_schema() {
+        check(
+            "mylib.scale_.default",
+            "mylib::scale_(Tensor(a0!) x, float s) -> ()",
+            Some(&[]),
+            "DataMutation written=[0] returns=[]",
+        );
+        check(
+            "mylib.alias.default",
+            "mylib::alias(Tensor(a) x) -> Tensor(a)",
+            Some(&[]),
+            "View { multi_output: false } written=[] returns=[ViewOf(0)]",
+        );
+        check(
+            "aotio_s.double.default",
+            "aotio_s::double(Tensor x) -> Tensor",
+            None,
+            "Functional written=[] returns=[Fresh]",
+        );
+    }
 
     /// Classifies `text` (or the built-in schema of `target` when `text` is
     /// empty) and renders what the analyses read from it.
