@@ -7,7 +7,10 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use common::{case_files, diff, norm_dedupe, norm_error, norm_meta, norm_synthetic_base};
+use common::{
+    case_files, case_files_in, diff, norm_dedupe, norm_error, norm_meta, norm_synthetic_base,
+    pytorch_cases_dir,
+};
 
 /// aotio's report for one case, as JSON (the CLI's `--format json`).
 fn analyze(text: &str) -> Value {
@@ -49,10 +52,13 @@ fn check(path: &Path, keys: &[&str]) -> Vec<String> {
 }
 
 fn check_all(keys: &[&str]) {
-    let files = case_files();
+    check_files(&case_files(), keys);
+}
+
+fn check_files(files: &[std::path::PathBuf], keys: &[&str]) {
     assert!(!files.is_empty(), "no conformance cases found");
     let mut failures = Vec::new();
-    for f in &files {
+    for f in files {
         let problems = check(f, keys);
         if !problems.is_empty() {
             let name = f
@@ -91,6 +97,13 @@ fn overlapping_inputs_match_pytorch() {
     check_all(&["overlapping_inputs"]);
 }
 
+/// The `StorageOverlap` guards with their Dynamo sources (the shared
+/// scoring tool does not score them; this test does).
+#[test]
+fn aot_guards_match_pytorch() {
+    check_all(&["aot_guards"]);
+}
+
 /// A custom operator is read from its schema; without one it cannot be
 /// analysed, and loading names the node and the operator.
 #[test]
@@ -107,5 +120,18 @@ fn custom_operator_without_schema_is_a_load_error() {
         err.to_string(),
         "node `add_into_`, field `target`: unknown operator `aotio_s.add_into_.default`: \
          add its schema to `operators` (no built-in schema)"
+    );
+}
+
+/// aotio's own PyTorch-derived cases (`tests/data/pytorch`): autograd's
+/// view and in-place refusals during metadata collection, and what
+/// collection accepts although eager autograd would not.
+#[test]
+fn pytorch_cases_match_pytorch() {
+    let files = case_files_in(&pytorch_cases_dir());
+    assert!(files.len() >= 14, "the PyTorch-derived cases are missing");
+    check_files(
+        &files,
+        &["needs_autograd", "fw_metadata", "dedupe", "synthetic_base"],
     );
 }

@@ -12,7 +12,7 @@ use aotio::analysis::signature::{Export, Flavour};
 use aotio::queries::graph_signatures;
 use aotio::Session;
 
-use common::{case_files, diff, norm_sig};
+use common::{case_files, case_files_in, diff, norm_sig};
 
 fn read_case(path: &Path) -> (String, Value) {
     let text = std::fs::read_to_string(path).expect("case readable");
@@ -67,8 +67,21 @@ fn check(path: &Path) -> Vec<(&'static str, String)> {
 fn graph_signatures_match_pytorch() {
     let files = case_files();
     assert!(!files.is_empty(), "no conformance cases found");
+    check_files(&files);
+}
+
+/// aotio's own PyTorch-derived cases (`tests/data/pytorch`): export's
+/// refusals per flavour, each flavour in its own grad mode, dict outputs.
+#[test]
+fn pytorch_cases_graph_signatures_match_pytorch() {
+    let files = case_files_in(&common::pytorch_cases_dir());
+    assert!(files.len() >= 14, "the PyTorch-derived cases are missing");
+    check_files(&files);
+}
+
+fn check_files(files: &[std::path::PathBuf]) {
     let mut failures = Vec::new();
-    for f in &files {
+    for f in files {
         let problems = check(f);
         if !problems.is_empty() {
             let name = f

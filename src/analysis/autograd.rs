@@ -35,7 +35,25 @@ impl FinalAutograd {
     }
 }
 
+/// Autograd's refusal, caused by graph node `node`.
+fn refusal(message: String, node: usize) -> AnalysisError {
+    TorchError::new(Stage::CollectMetadata, ExceptionType::RuntimeError, message)
+        .at_node(node)
+        .into()
+}
+
 /// `recorded(node)` is the autograd facts a tensor node's value carries.
+///
+/// Autograd's own refusals while the function is traced are raised here,
+/// each where PyTorch raises it:
+/// * `handle_view_on_rebase` (reached from `check_inplace`): an in-place
+///   write with grad on, of a grad-requiring value, to a view made under
+///   `no_grad` or to an output of a multi-output view op (`unbind`, `split`);
+/// * `handle_view_on_rebase` (reached from `VariableHooks::grad_fn`): a view
+///   made under `no_grad`, used after its base was written with grad on;
+/// * `throw_error_out_requires_grad`: an `out=` op with grad on whose inputs
+///   require grad;
+/// * `VariableTypeManual`'s `resize_`: resizing a tensor that requires grad.
 pub fn final_autograd(
     trace: &AliasTrace,
     recorded: &dyn Fn(usize) -> Option<Autograd>,
@@ -54,32 +72,71 @@ pub fn final_autograd(
                 })
         })
         .collect();
+    let requires_grad_at = |node: usize| recorded(node).is_some_and(|a| a.requires_grad);
+
+    for r in &trace.resizes {
+        if requires_grad_at(r.before) {
+            return Err(refusal(
+                "cannot resize variables that require grad".to_owned(),
+                r.node,
+            ));
+        }
+    }
 
     // A1: a grad-requiring write through a differentiable view reaches its root base.
-    let mut upgraded: std::collections::HashSet<ObjectIdx> = std::collections::HashSet::new();
+    // The first such write to each base, for the views it rebases (A3).
+    let mut upgraded: std::collections::HashMap<ObjectIdx, usize> =
+        std::collections::HashMap::new();
     for w in &trace.writes {
         let Some(obj) = trace.objects.get(w.object) else {
             continue;
         };
-        let result_requires_grad = recorded(w.node).is_some_and(|a| a.requires_grad);
+        if let (true, Some(inputs)) = (w.grad_enabled, &w.out_variant_inputs) {
+            let any = inputs.iter().any(|&o| {
+                trace
+                    .objects
+                    .get(o)
+                    .is_some_and(|i| requires_grad_at(i.first_node))
+            });
+            if any {
+                return Err(refusal(
+                    "functions with out=... arguments don't support automatic differentiation, \
+                     but one of the arguments requires grad."
+                        .to_owned(),
+                    w.node,
+                ));
+            }
+        }
+        let result_requires_grad = requires_grad_at(w.node);
         if !w.grad_enabled || !result_requires_grad {
             continue;
         }
         let Some(base) = obj.base else {
+            // Written directly: a root that starts requiring grad rebases its views.
+            if !requires_grad_at(obj.first_node) {
+                upgraded.entry(w.object).or_insert(w.node);
+            }
             continue;
         };
         if !obj.created_with_grad {
-            return Err(TorchError::new(
-                Stage::CollectMetadata,
-                ExceptionType::RuntimeError,
-                "a view was created in no_grad mode and is being modified inplace with grad mode enabled",
-            )
-            .at_node(w.node)
-            .into());
+            return Err(refusal(
+                "A view was created in no_grad mode and is being modified inplace with grad mode enabled."
+                    .to_owned(),
+                w.node,
+            ));
+        }
+        if obj.multi_output_view {
+            return Err(refusal(
+                "A view is the output of a function that returns multiple views and is being \
+                 modified inplace. Such functions do not allow the output views to be modified \
+                 inplace."
+                    .to_owned(),
+                w.node,
+            ));
         }
         if let Some(b) = state.get_mut(base) {
             if !b.requires_grad {
-                upgraded.insert(base);
+                upgraded.entry(base).or_insert(w.node);
             }
             b.requires_grad = true;
             b.has_grad_fn = true;
@@ -90,11 +147,19 @@ pub fn final_autograd(
     // A2: views follow a base that started requiring grad; A3: no_grad views are poisoned.
     if !upgraded.is_empty() {
         for (idx, obj) in trace.objects.iter().enumerate() {
-            if !obj.base.is_some_and(|b| upgraded.contains(&b)) {
+            let Some(&written) = obj.base.and_then(|b| upgraded.get(&b)) else {
                 continue;
-            }
+            };
             if let Some(v) = state.get_mut(idx) {
                 if !obj.created_with_grad {
+                    if obj.first_node < written && obj.last_use > written {
+                        return Err(refusal(
+                            "A view was created in no_grad mode and its base or another view of \
+                             its base has been modified inplace with grad mode enabled."
+                                .to_owned(),
+                            obj.last_use,
+                        ));
+                    }
                     v.poisoned = true;
                 } else if !v.requires_grad {
                     v.requires_grad = true;

@@ -41,18 +41,18 @@ pub struct Facts<'a> {
     pub hint: &'a dyn Fn(&SizeExpr) -> Option<i64>,
 }
 
-/// The autograd facts a run entered under `no_grad` gives node `n`, from a
-/// dump traced with grad on: before the function's first grad-mode switch
-/// nothing new requires grad, and an object keeps only the `requires_grad`
-/// it had when it was passed in. From the first switch on both runs are in
-/// the same mode, and the recorded facts hold.
+/// The autograd facts a run entered under `no_grad` gives a node, from a
+/// dump traced with grad on: where this run's grad mode is off but the
+/// dump's was on (`grad_off_here`), nothing new requires grad, and an object
+/// keeps only the `requires_grad` it had when it was passed in. Where both
+/// runs are in the same mode, the recorded facts hold.
 pub fn recorded_without_grad(
     recorded: Option<Autograd>,
-    before_first_switch: bool,
+    grad_off_here: bool,
     passed_in_requiring_grad: bool,
 ) -> Option<Autograd> {
     recorded.map(|a| {
-        if !before_first_switch || passed_in_requiring_grad {
+        if !grad_off_here || passed_in_requiring_grad {
             return a;
         }
         // A tensor that does not require grad is a leaf without a grad_fn.

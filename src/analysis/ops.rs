@@ -21,10 +21,22 @@ pub struct OpInfo {
     pub returns: Vec<ReturnKind>,
     /// A single `Tensor[]` return (unbind, split): elements are picked by getitem.
     pub returns_list: bool,
-    /// `aten.detach.*` is a view for functionalization but has no autograd base.
+    /// `aten.detach.*` is a view for functionalization but has no autograd
+    /// base; `aten.detach_.*` detaches in place.
     pub is_detach: bool,
     /// The view-replay step name PyTorch records (`view`, `select_int`, ...).
     pub view_step: String,
+}
+
+impl OpInfo {
+    /// An `out=` variant: it writes only keyword-only arguments (`*, Tensor(a!) out`).
+    pub fn is_out_variant(&self) -> bool {
+        !self.written.is_empty()
+            && self
+                .written
+                .iter()
+                .all(|&p| self.params.get(p).is_some_and(|p| p.kwarg_only))
+    }
 }
 
 /// Resolves `target` ("aten.mul_.Tensor") against the dump's operators, then the built-in table.
@@ -55,7 +67,7 @@ pub fn resolve(target: &str, operators: &Operators) -> Result<OpInfo, String> {
         written: schema.written_arguments(),
         returns: schema.return_kinds(),
         returns_list: schema.returns_tensor_list(),
-        is_detach: target.starts_with("aten.detach."),
+        is_detach: target.starts_with("aten.detach.") || target.starts_with("aten.detach_."),
         view_step: view_step_name(target),
     })
 }

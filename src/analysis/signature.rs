@@ -22,7 +22,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::error::{ExceptionType, TorchError};
-use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo};
+use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo, Tangent};
 use super::pytree::{SpecError, TreeSpec};
 use crate::ir::{Arg, InputKind, NodeOp, NodeStructure, Value, F64};
 use crate::schema::is_python_callable;
@@ -180,6 +180,7 @@ pub struct ExportGraph {
 pub struct Collected<'a> {
     pub input_info: &'a [InputAliasInfo],
     pub output_info: &'a [OutputAliasInfo],
+    pub traced_tangents: &'a [Tangent],
     pub grad_enabled_mutation: Option<bool>,
 }
 
@@ -382,6 +383,11 @@ struct FunctionalGraph {
     loss: Option<usize>,
 }
 
+/// A flavour refused by an analysis export runs, at the export's stage.
+pub fn refused(flavour: Flavour, e: &TorchError) -> Export {
+    Export::Refused(ExportError::during(flavour, e))
+}
+
 /// `(input infos, is_inference)` → whether `merge_view_inputs` builds a
 /// synthetic base, or its refusal.
 pub type SyntheticBaseNeeded<'a> = dyn Fn(&[InputAliasInfo], bool) -> Result<bool, TorchError> + 'a;
@@ -487,16 +493,12 @@ fn export_checked(
         // Under `no_grad` only an output made under `enable_grad` inside the
         // function still needs autograd; export then traces a joint graph
         // without tangents, which takes exactly one scalar loss.
-        Flavour::Inference if needs_autograd => {
+        Flavour::Inference if needs_autograd && !single_scalar(collected.traced_tangents) => {
             return Err(refuse(
                 ExceptionType::AssertionError,
                 format!(
                     "expected single scalar tangent for no_tangents mode, got {} tangents",
-                    collected
-                        .output_info
-                        .iter()
-                        .filter(|o| o.requires_grad_for_backward)
-                        .count()
+                    collected.traced_tangents.len()
                 ),
             ));
         }
@@ -508,6 +510,16 @@ fn export_checked(
         signature,
         graph: fgraph,
     })
+}
+
+/// Exactly one tangent, of one element. (PyTorch then exports the joint
+/// graph it traced, tangent input included, as if it were an inference
+/// graph; aotio does not model that graph.)
+fn single_scalar(tangents: &[Tangent]) -> bool {
+    match tangents {
+        [t] => t.spec.shape.iter().all(|d| d.as_int() == Some(1)),
+        _ => false,
+    }
 }
 
 /// `AOTDedupeWrapper` on the export path: an input passed twice must not be mutated.
@@ -1524,6 +1536,7 @@ impl fmt::Display for Signatures {
 mod tests {
     use super::*;
     use crate::analysis::meta::{OutputType, RawType};
+    use crate::ir::expr::SizeExpr;
 
     fn input(name: &str, kind: InputKind) -> ExportInput {
         let fqn = matches!(kind, InputKind::Parameter | InputKind::Buffer).then(|| name.to_owned());
@@ -1596,6 +1609,7 @@ mod tests {
         graph: ExportGraph,
         input_info: Vec<InputAliasInfo>,
         output_info: Vec<OutputAliasInfo>,
+        traced_tangents: Vec<Tangent>,
         grad_enabled_mutation: Option<bool>,
     }
 
@@ -1622,6 +1636,7 @@ mod tests {
                 },
                 input_info,
                 output_info,
+                traced_tangents: Vec::new(),
                 grad_enabled_mutation: None,
             }
         }
@@ -1630,6 +1645,7 @@ mod tests {
             Collected {
                 input_info: &self.input_info,
                 output_info: &self.output_info,
+                traced_tangents: &self.traced_tangents,
                 grad_enabled_mutation: self.grad_enabled_mutation,
             }
         }
@@ -2018,11 +2034,27 @@ mod tests {
             requires_grad: true,
             ..input("x", InputKind::UserInput)
         };
-        let case = Case::new(vec![(x, unmutated())], vec![fresh(9, "out")]);
+        let tangent = |shape: &[i64]| Tangent {
+            spec: crate::analysis::meta::TensorSpec {
+                shape: shape.iter().map(|&d| SizeExpr::int(d)).collect(),
+                stride: shape.iter().map(|_| SizeExpr::int(1)).collect(),
+                storage_offset: SizeExpr::int(0),
+                dtype: Arc::from("float32"),
+            },
+            desc: String::new(),
+        };
+        let mut case = Case::new(vec![(x, unmutated())], vec![fresh(9, "out")]);
+        case.traced_tangents = vec![tangent(&[4])];
         let (kind, message) = refused(case.export(Flavour::Inference));
         assert_eq!(kind, ExceptionType::AssertionError);
         assert!(message.contains("single scalar tangent"), "{message}");
         assert!(matches!(case.export(Flavour::Joint), Export::Exported(_)));
+        // One scalar tangent passes the assertion.
+        case.traced_tangents = vec![tangent(&[])];
+        assert!(matches!(
+            case.export(Flavour::Inference),
+            Export::Exported(_)
+        ));
     }
 
     /// Joint: the loss must require grad, and its backward cannot run

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
-use super::error::AnalysisError;
+use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
 use super::ops::OpInfo;
 use crate::ir::{Arg, NodeOp, NodeStructure};
 use crate::schema::{is_python_callable, OpClass, ReturnKind};
@@ -49,6 +49,9 @@ pub struct Object {
     /// Grad mode when the object was created (semantics §3.2 A3).
     pub created_with_grad: bool,
     pub is_input: bool,
+    /// The last node taking the object as an argument (autograd reads its
+    /// `grad_fn` there), or `first_node`.
+    pub last_use: usize,
 }
 
 impl AliasTrace {
@@ -79,6 +82,8 @@ impl AliasTrace {
 pub struct FunctionalStorage {
     pub mutations: u32,
     pub no_grad_mutations: u32,
+    /// Left behind by a `set_`: functionalization refuses writes to it.
+    pub frozen: bool,
 }
 
 /// One write of a data-mutating op.
@@ -87,6 +92,9 @@ pub struct Write {
     pub node: usize,
     pub object: ObjectIdx,
     pub grad_enabled: bool,
+    /// For an `out=` variant (every written argument keyword-only): the
+    /// tensors it reads, whose `requires_grad` autograd checks.
+    pub out_variant_inputs: Option<Vec<ObjectIdx>>,
 }
 
 /// A `resize_` whose growth can only be judged from the sizes.
@@ -118,6 +126,11 @@ pub struct AliasTrace {
     pub resizes: Vec<Resize>,
     pub grad_enabled_at_entry: bool,
     pub grad_enabled_at_exit: bool,
+    /// When replayed in another grad mode than the dump was traced in
+    /// ([`trace_replayed`]): per node, whether this run's grad mode differs
+    /// from the dump's there (so its recorded autograd facts do not hold).
+    /// Empty otherwise.
+    pub grad_mode_differs: Vec<bool>,
 }
 
 /// What a node's value is, in terms of objects.
@@ -144,6 +157,10 @@ struct Tracer<'a> {
     produced: Vec<Produced>,
     by_id: FastMap<u64, ObjectIdx>,
     grad_enabled: bool,
+    /// The grad mode the dump was traced in at this point, and the open
+    /// grad-mode blocks as (dump's mode before, this run's mode before).
+    recorded_grad_enabled: bool,
+    blocks: Vec<(bool, bool)>,
     py_storages: usize,
     out: AliasTrace,
 }
@@ -154,6 +171,21 @@ pub fn trace<'a>(
     ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
     grad_enabled: bool,
 ) -> Result<AliasTrace, AnalysisError> {
+    trace_replayed(nodes, ops, grad_enabled, grad_enabled)
+}
+
+/// [`trace`] of a dump traced with grad mode `recorded` at entry, run with
+/// `grad_enabled` at entry instead (export runs each flavour in its own
+/// mode). A grad-mode switch records a literal mode, but a `with` block's
+/// exit restores whatever mode was in effect: a switch back to the mode
+/// before the innermost open block is read as that block's exit.
+pub fn trace_replayed<'a>(
+    nodes: &'a [&'a NodeStructure],
+    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    recorded: bool,
+    grad_enabled: bool,
+) -> Result<AliasTrace, AnalysisError> {
+    let replaying = recorded != grad_enabled;
     let mut t = Tracer {
         nodes,
         ops,
@@ -165,6 +197,8 @@ pub fn trace<'a>(
         produced: Vec::with_capacity(nodes.len()),
         by_id: FastMap::default(),
         grad_enabled,
+        recorded_grad_enabled: recorded,
+        blocks: Vec::new(),
         py_storages: 0,
         out: AliasTrace {
             objects: Vec::new(),
@@ -176,11 +210,16 @@ pub fn trace<'a>(
             resizes: Vec::new(),
             grad_enabled_at_entry: grad_enabled,
             grad_enabled_at_exit: grad_enabled,
+            grad_mode_differs: Vec::new(),
         },
     };
     for (i, node) in nodes.iter().enumerate() {
         let produced = t.node(i, node)?;
         t.produced.push(produced);
+        if replaying {
+            let differs = t.grad_enabled != t.recorded_grad_enabled;
+            t.out.grad_mode_differs.push(differs);
+        }
     }
     t.out.grad_enabled_at_exit = t.grad_enabled;
     Ok(t.out)
@@ -245,7 +284,7 @@ impl<'a> Tracer<'a> {
         match &*node.target {
             GRAD_MODE_SWITCH => {
                 match node.args.first() {
-                    Some(Arg::Bool(b)) => self.grad_enabled = *b,
+                    Some(Arg::Bool(b)) => self.switch_grad_mode(*b),
                     _ => {
                         return Err(AnalysisError::invalid(
                             &node.name,
@@ -267,6 +306,21 @@ impl<'a> Tracer<'a> {
                 self.operator(i, node, op)
             }
         }
+    }
+
+    fn switch_grad_mode(&mut self, to: bool) {
+        match self.blocks.last() {
+            Some(&(recorded_before, before)) if to == recorded_before => {
+                self.blocks.pop();
+                self.grad_enabled = before;
+            }
+            _ => {
+                self.blocks
+                    .push((self.recorded_grad_enabled, self.grad_enabled));
+                self.grad_enabled = to;
+            }
+        }
+        self.recorded_grad_enabled = to;
     }
 
     fn getitem(&mut self, i: usize, node: &NodeStructure) -> Result<Produced, AnalysisError> {
@@ -310,6 +364,13 @@ impl<'a> Tracer<'a> {
         op: &OpInfo,
     ) -> Result<Produced, AnalysisError> {
         let bound = bind(node, op);
+        for (field, arg) in bound.iter().flatten() {
+            for o in self.objects_in(node, &field.to_string(), arg)? {
+                if let Some(obj) = self.out.objects.get_mut(o) {
+                    obj.last_use = i;
+                }
+            }
+        }
         let tensors_of = |this: &Self, p: usize| -> Result<Vec<ObjectIdx>, AnalysisError> {
             match bound.get(p).copied().flatten() {
                 Some((field, arg)) => this.objects_in(node, &field.to_string(), arg),
@@ -374,6 +435,18 @@ impl<'a> Tracer<'a> {
             }
             OpClass::InplaceView => {
                 let w = single(self, 0, "self")?;
+                // VariableTypeManual's `detach_`: an autograd view cannot be detached in place.
+                if op.is_detach && self.out.objects.get(w).is_some_and(|o| o.base.is_some()) {
+                    return Err(TorchError::new(
+                        Stage::CollectMetadata,
+                        ExceptionType::RuntimeError,
+                        format!(
+                            "Can't detach views in-place. Use detach() instead. (node `{}`)",
+                            node.name
+                        ),
+                    )
+                    .into());
+                }
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.metadata_flag = true;
                     o.own_steps.push(Arc::from(op.view_step.as_str()));
@@ -396,6 +469,11 @@ impl<'a> Tracer<'a> {
                     Some((s, o)) => (o.functional_storage, Some((s, o.own_steps.len()))),
                     None => (self.new_storage(), None),
                 };
+                // `set_` freezes the storage `w` leaves behind: views still on it become read-only.
+                let old = self.out.objects.get(w).map(|o| o.functional_storage);
+                if let Some(st) = old.and_then(|old| self.out.storages.get_mut(old)) {
+                    st.frozen = true;
+                }
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.functional_storage = fs;
                     // `w` adopts the source's view chain.
@@ -407,9 +485,18 @@ impl<'a> Tracer<'a> {
                 Ok(self.result_is(i, node, w))
             }
             OpClass::DataMutation => {
+                let out_variant_inputs = if op.is_out_variant() {
+                    let mut read = Vec::new();
+                    for p in (0..op.params.len()).filter(|p| !op.written.contains(p)) {
+                        read.extend(tensors_of(self, p)?);
+                    }
+                    Some(read)
+                } else {
+                    None
+                };
                 for &p in &op.written {
                     for obj in tensors_of(self, p)? {
-                        self.write(i, obj);
+                        self.write(i, node, obj, out_variant_inputs.clone())?;
                     }
                 }
                 self.result_from_returns(i, node, op, &bound)
@@ -477,7 +564,13 @@ impl<'a> Tracer<'a> {
         Ok(Produced::Object(obj))
     }
 
-    fn write(&mut self, node: usize, obj: ObjectIdx) {
+    fn write(
+        &mut self,
+        i: usize,
+        node: &NodeStructure,
+        obj: ObjectIdx,
+        out_variant_inputs: Option<Vec<ObjectIdx>>,
+    ) -> Result<(), AnalysisError> {
         let grad_enabled = self.grad_enabled;
         if let Some(fs) = self
             .out
@@ -485,16 +578,31 @@ impl<'a> Tracer<'a> {
             .get(obj)
             .and_then(|o| self.out.storages.get_mut(o.functional_storage))
         {
+            if fs.frozen {
+                // FunctionalStorageImpl::add_update.
+                return Err(TorchError::new(
+                    Stage::CollectMetadata,
+                    ExceptionType::RuntimeError,
+                    format!(
+                        "cannot mutate tensors with frozen storage (node `{}` writes through a \
+                         view taken before a `set_` of its base)",
+                        node.name
+                    ),
+                )
+                .into());
+            }
             fs.mutations = fs.mutations.saturating_add(1);
             if !grad_enabled {
                 fs.no_grad_mutations = fs.no_grad_mutations.saturating_add(1);
             }
         }
         self.out.writes.push(Write {
-            node,
+            node: i,
             object: obj,
             grad_enabled,
+            out_variant_inputs,
         });
+        Ok(())
     }
 
     /// The node's value is object `w` itself (in-place ops return `self`).
@@ -567,6 +675,7 @@ impl<'a> Tracer<'a> {
             last_node: i,
             created_with_grad: self.grad_enabled,
             is_input,
+            last_use: i,
         })
     }
 
@@ -603,6 +712,7 @@ impl<'a> Tracer<'a> {
             last_node: i,
             created_with_grad: self.grad_enabled,
             is_input: false,
+            last_use: i,
         };
         self.push_object(obj)
     }

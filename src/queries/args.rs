@@ -94,7 +94,48 @@ pub(super) struct ArgReader<'db> {
     leafified: &'db [usize],
 }
 
+/// Every placeholder as a post-dedupe argument, and the later copies of a
+/// tensor passed twice: the arguments export's `merge_view_inputs` sees,
+/// where mutated duplicates are refused first and the others leafified.
+#[salsa::tracked(returns(ref))]
+fn export_args(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> QueryResult<(Vec<KeptArg>, Vec<usize>)> {
+    let args = ok(input_args(db, graph))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut leafified = Vec::new();
+    let kept = args
+        .iter()
+        .enumerate()
+        .map(|(position, arg)| {
+            if arg.tensor_id.is_some_and(|id| !seen.insert(id)) {
+                leafified.push(position);
+            }
+            KeptArg {
+                position,
+                arg: *arg,
+            }
+        })
+        .collect();
+    Ok((kept, leafified))
+}
+
 impl<'db> ArgReader<'db> {
+    /// The arguments of export's `merge_view_inputs` ([`export_args`]).
+    pub(super) fn for_export(
+        db: &'db dyn salsa::Database,
+        graph: GraphInput,
+    ) -> QueryResult<ArgReader<'db>> {
+        let (kept, leafified) = ok(export_args(db, graph))?;
+        Ok(ArgReader {
+            db,
+            graph,
+            kept,
+            leafified,
+        })
+    }
+
     pub(super) fn new(
         db: &'db dyn salsa::Database,
         graph: GraphInput,

@@ -8,7 +8,7 @@ use crate::analysis::autograd::{final_autograd, FinalAutograd};
 use crate::analysis::collect::{self, Facts, Outputs};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
-use crate::analysis::trace::{trace, AliasTrace, GRAD_MODE_SWITCH};
+use crate::analysis::trace::{trace_replayed, AliasTrace};
 use crate::db::{GraphInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
 use crate::ir::{Autograd, Flavour, NodeOp, NodeStructure};
@@ -49,12 +49,14 @@ pub fn operator_table(
 #[salsa::tracked(returns(ref))]
 pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<AliasTrace>> {
     let _span = tracing::debug_span!("alias_trace").entered();
-    trace_in_grad_mode(db, graph, grad_enabled_at_entry(db, graph))
+    let mode = grad_enabled_at_entry(db, graph);
+    trace_in_grad_mode(db, graph, mode, mode)
 }
 
 fn trace_in_grad_mode(
     db: &dyn salsa::Database,
     graph: GraphInput,
+    recorded: bool,
     grad_enabled: bool,
 ) -> QueryResult<Arc<AliasTrace>> {
     let table = operator_table(db, graph);
@@ -66,7 +68,7 @@ fn trace_in_grad_mode(
             None => Err(format!("unknown operator `{target}`")),
         }
     };
-    trace(&structures, &lookup, grad_enabled).map(Arc::new)
+    trace_replayed(&structures, &lookup, recorded, grad_enabled).map(Arc::new)
 }
 
 /// Metadata collection as `aot_export_module` runs it for `flavour`: in the
@@ -83,17 +85,14 @@ pub fn export_metadata(
     flavour: Flavour,
 ) -> QueryResult<Arc<ViewAndMutationMeta>> {
     let mode = flavour.grad_enabled();
-    if mode == grad_enabled_at_entry(db, graph) {
+    let recorded_mode = grad_enabled_at_entry(db, graph);
+    if mode == recorded_mode {
         return ok(fw_metadata(db, graph)).cloned();
     }
-    let trace = trace_in_grad_mode(db, graph, mode)?;
+    let trace = trace_in_grad_mode(db, graph, recorded_mode, mode)?;
     let nodes = graph.nodes(db);
     let facts = value_facts(db, graph);
     let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
-    let first_switch = nodes
-        .iter()
-        .position(|n| n.structure(db).target.as_ref() == GRAD_MODE_SWITCH)
-        .unwrap_or(nodes.len());
     let passed_in_requiring_grad: HashSet<u64> = trace
         .input_nodes
         .iter()
@@ -107,7 +106,7 @@ pub fn export_metadata(
         let id = nodes.get(i).and_then(|n| n.structure(db).tensor_id);
         collect::recorded_without_grad(
             recorded(i),
-            i < first_switch,
+            trace.grad_mode_differs.get(i).copied().unwrap_or(false),
             id.is_some_and(|id| passed_in_requiring_grad.contains(&id)),
         )
     };

@@ -75,13 +75,26 @@ pub fn graph_signatures(
     graph: GraphInput,
 ) -> QueryResult<Arc<Signatures>> {
     let _span = tracing::debug_span!("graph_signatures").entered();
-    let export = export_graph(db, graph).as_ref().map_err(Clone::clone)?;
+    let export = match export_graph(db, graph) {
+        Ok(export) => export,
+        // The functionalization model itself refused (in any grad mode): so does every flavour.
+        Err(AnalysisError::Torch(e)) => {
+            return Ok(Arc::new(Signatures(
+                export_flavours(db, graph)
+                    .iter()
+                    .map(|&f| (f, signature::refused(f, e)))
+                    .collect(),
+            )))
+        }
+        Err(e) => return Err(e.clone()),
+    };
     let mut out = Vec::new();
     for &flavour in export_flavours(db, graph) {
         let collected = match export_metadata(db, graph, flavour) {
             Ok(meta) => Ok(Collected {
                 input_info: &meta.input_info,
                 output_info: &meta.output_info,
+                traced_tangents: &meta.traced_tangents,
                 grad_enabled_mutation: meta.grad_enabled_mutation,
             }),
             Err(AnalysisError::Torch(e)) => Err(e),
@@ -112,12 +125,17 @@ fn synthetic_base_needed(
     info: &[InputAliasInfo],
     is_inference: bool,
 ) -> Result<bool, TorchError> {
-    let args = ArgReader::new(db, graph).map_err(|e| {
-        TorchError::new(
+    // Nothing mutated, nothing merged; the arguments need not be read.
+    if !info.iter().any(|i| i.mutates_data) {
+        return Ok(false);
+    }
+    let args = ArgReader::for_export(db, graph).map_err(|e| match e {
+        AnalysisError::Torch(e) => e,
+        AnalysisError::Invalid(d) => TorchError::new(
             Stage::MergeViewInputs,
             ExceptionType::AssertionError,
-            e.to_string(),
-        )
+            d.to_string(),
+        ),
     })?;
     let by_first_member: HashMap<usize, StorageGroup<'_>> = storage_groups(db, graph)
         .iter()

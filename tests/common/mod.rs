@@ -11,10 +11,21 @@ pub fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance/graphs")
 }
 
+/// aotio's own cases: hand-written dumps of programs whose `expect` came
+/// from PyTorch (`tests/data/pytorch/make_expect.py`).
+pub fn pytorch_cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pytorch")
+}
+
 /// Every case file (the folder grows: read it, don't list it).
 pub fn case_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("the conformance folder is readable")
+    case_files_in(&cases_dir())
+}
+
+/// Every case file of `dir`.
+pub fn case_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("the case folder is readable")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|x| x == "json")
