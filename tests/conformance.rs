@@ -129,7 +129,7 @@ fn custom_operator_without_schema_is_a_load_error() {
 #[test]
 fn pytorch_cases_match_pytorch() {
     let files = case_files_in(&pytorch_cases_dir());
-    assert!(files.len() >= 14, "the PyTorch-derived cases are missing");
+    assert!(files.len() >= 15, "the PyTorch-derived cases are missing");
     check_files(
         &files,
         &["needs_autograd", "fw_metadata", "dedupe", "synthetic_base"],

@@ -75,7 +75,7 @@ fn graph_signatures_match_pytorch() {
 #[test]
 fn pytorch_cases_graph_signatures_match_pytorch() {
     let files = case_files_in(&common::pytorch_cases_dir());
-    assert!(files.len() >= 14, "the PyTorch-derived cases are missing");
+    assert!(files.len() >= 15, "the PyTorch-derived cases are missing");
     check_files(&files);
 }
 

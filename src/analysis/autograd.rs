@@ -50,7 +50,8 @@ fn refusal(message: String, node: usize) -> AnalysisError {
 ///   write with grad on, of a grad-requiring value, to a view made under
 ///   `no_grad` or to an output of a multi-output view op (`unbind`, `split`);
 /// * `handle_view_on_rebase` (reached from `VariableHooks::grad_fn`): a view
-///   made under `no_grad`, used after its base was written with grad on;
+///   made under `no_grad` or by a multi-output view op, used after its base
+///   (or another view of it) was written with grad on by a grad-requiring value;
 /// * `throw_error_out_requires_grad`: an `out=` op with grad on whose inputs
 ///   require grad;
 /// * `VariableTypeManual`'s `resize_`: resizing a tensor that requires grad.
@@ -84,8 +85,10 @@ pub fn final_autograd(
     }
 
     // A1: a grad-requiring write through a differentiable view reaches its root base.
-    // The first such write to each base, for the views it rebases (A3).
-    let mut upgraded: std::collections::HashMap<ObjectIdx, usize> =
+    // Bases that start requiring grad, for the views that follow them (A2, A3).
+    let mut upgraded: std::collections::HashSet<ObjectIdx> = std::collections::HashSet::new();
+    // Every root written with grad by a grad-requiring value: those writes, in order.
+    let mut rebased: std::collections::HashMap<ObjectIdx, Vec<usize>> =
         std::collections::HashMap::new();
     for w in &trace.writes {
         let Some(obj) = trace.objects.get(w.object) else {
@@ -111,10 +114,14 @@ pub fn final_autograd(
         if !w.grad_enabled || !result_requires_grad {
             continue;
         }
+        rebased
+            .entry(obj.base.unwrap_or(w.object))
+            .or_default()
+            .push(w.node);
         let Some(base) = obj.base else {
             // Written directly: a root that starts requiring grad rebases its views.
             if !requires_grad_at(obj.first_node) {
-                upgraded.entry(w.object).or_insert(w.node);
+                upgraded.insert(w.object);
             }
             continue;
         };
@@ -136,7 +143,7 @@ pub fn final_autograd(
         }
         if let Some(b) = state.get_mut(base) {
             if !b.requires_grad {
-                upgraded.entry(base).or_insert(w.node);
+                upgraded.insert(base);
             }
             b.requires_grad = true;
             b.has_grad_fn = true;
@@ -144,22 +151,36 @@ pub fn final_autograd(
         }
     }
 
+    // A view whose creation forbids rebasing (made under no_grad, or by a
+    // multi-output view op), used after its base was rebased.
+    for obj in &trace.objects {
+        let Some(writes) = obj.base.and_then(|b| rebased.get(&b)) else {
+            continue;
+        };
+        let restricted = !obj.created_with_grad || obj.multi_output_view;
+        let between = writes
+            .iter()
+            .any(|&w| obj.first_node < w && w < obj.last_use);
+        if restricted && between {
+            let message = if obj.created_with_grad {
+                "A view is the output of a function that returns multiple views, and its base or \
+                 another view of its base has been modified inplace."
+            } else {
+                "A view was created in no_grad mode and its base or another view of its base has \
+                 been modified inplace with grad mode enabled."
+            };
+            return Err(refusal(message.to_owned(), obj.last_use));
+        }
+    }
+
     // A2: views follow a base that started requiring grad; A3: no_grad views are poisoned.
     if !upgraded.is_empty() {
         for (idx, obj) in trace.objects.iter().enumerate() {
-            let Some(&written) = obj.base.and_then(|b| upgraded.get(&b)) else {
+            if !obj.base.is_some_and(|b| upgraded.contains(&b)) {
                 continue;
-            };
+            }
             if let Some(v) = state.get_mut(idx) {
                 if !obj.created_with_grad {
-                    if obj.first_node < written && obj.last_use > written {
-                        return Err(refusal(
-                            "A view was created in no_grad mode and its base or another view of \
-                             its base has been modified inplace with grad mode enabled."
-                                .to_owned(),
-                            obj.last_use,
-                        ));
-                    }
                     v.poisoned = true;
                 } else if !v.requires_grad {
                     v.requires_grad = true;

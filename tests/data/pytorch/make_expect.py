@@ -197,6 +197,13 @@ def multi_output_view_written(x):
     return t
 
 
+def multi_output_view_used_after_base_write(x):
+    t = x * 2
+    a, _ = t.unbind(0)
+    t.mul_(2)
+    return a + 1
+
+
 def no_grad_view_written_with_grad(x, y):
     with torch.no_grad():
         v = x.view(-1)
@@ -272,6 +279,9 @@ CASES = {
     ),
     "autograd_multi_output_view_written": function_case(
         multi_output_view_written, lambda: [leaf(2, 3, rg=True)]
+    ),
+    "autograd_multi_output_view_used_after_base_write": function_case(
+        multi_output_view_used_after_base_write, lambda: [leaf(2, 3, rg=True)]
     ),
     "autograd_no_grad_view_written_with_grad": function_case(
         no_grad_view_written_with_grad, lambda: [leaf(4), leaf(4, rg=True)]
