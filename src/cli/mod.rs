@@ -91,14 +91,21 @@ enum Command {
     /// Each input line is a JSON object with `id` and `tensors` (each with
     /// `shape`, `stride`, `storage_offset`), the layout of the conformance
     /// data's overlap.jsonl. Prints one JSON object per line:
-    /// `{"id": ..., "overlapping": [...], "pairs": [[i, j], ...]}`, plus
-    /// `"inexact": true` where the exact solver hit its work bound.
+    /// `{"id": ..., "overlapping": [...], "pairs": [[i, j], ...], "pairs_total": N}`.
+    /// `overlapping` is the answer (a set, as PyTorch's); `pairs` lists the
+    /// first `--max-pairs` overlapping pairs and `pairs_total` counts them, or
+    /// `pairs_at_least` bounds the count where counting would cost far more
+    /// than listing. In exact mode `"inexact": true` and `"undecided": [...]`
+    /// name the members only presumed to overlap (work budget spent, or
+    /// malformed geometry).
     #[command(after_help = EXIT_STATUS_HELP)]
     Overlap {
         /// JSON-lines file; `-` for standard input.
         file: PathBuf,
         #[command(flatten)]
         overlap: OverlapOpt,
+        #[command(flatten)]
+        limits: overlap::Limits,
     },
     /// Write synthetic graph dumps (transformer-like blocks with parameters,
     /// buffer updates, in-place ops, views and aliased inputs), and sequences
@@ -273,7 +280,11 @@ pub fn run() -> ExitCode {
         } => explain(&file, &name, overlap.overlap.into()),
         Command::Gen(args) => gen::gen(args),
         Command::Replay(args) => replay::replay(args),
-        Command::Overlap { file, overlap } => overlap::run(&file, overlap.overlap.into()),
+        Command::Overlap {
+            file,
+            overlap,
+            limits,
+        } => overlap::run(&file, overlap.overlap.into(), &limits),
     })
 }
 

@@ -9,7 +9,7 @@ use super::exact_members::exact_members_with;
 use super::torch_members::torch_members_with;
 use super::{
     compute_overlap, indices_of, overlapping_members, shares_element,
-    torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode, StridedView,
+    torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode, StridedView, GROUP_WORK_BUDGET,
 };
 
 /// One line of `overlap.jsonl`; unknown keys (`dtype`, ...) are ignored.
@@ -78,11 +78,11 @@ pub fn check_jsonl_line(case: &OverlapCase) -> Result<(), String> {
         fmt(&overlapping_members(t, Mode::Exact)),
         fmt(&(e.exact.clone(), false)),
     );
-    let (grid_members, grid_inexact) = exact_members_with(t, 1);
+    let forced = exact_members_with(t, 1, GROUP_WORK_BUDGET);
     expect_eq(
-        "exact grid path",
-        fmt(&(indices_of(&grid_members), grid_inexact)),
-        fmt(&(e.exact.clone(), false)),
+        "exact grid and table path",
+        fmt(&(forced.overlapping, forced.undecided)),
+        fmt(&(e.exact.clone(), Vec::<usize>::new())),
     );
 
     for (j, later) in t.iter().enumerate() {

@@ -12,121 +12,128 @@
 //!    rectangle intersections decides all of them at once (column-block
 //!    families and interleaved columns are such clusters); a small one
 //!    compares its few rectangles pair by pair.
-//! 4. The remaining members (other shapes) are tested pairwise with
-//!    [`Canonical::meets`] against the members whose ranges meet theirs,
-//!    skipping pairs whose both ends are already known members.
+//! 4. The remaining members (other shapes) are *residual*. In a large
+//!    cluster, the members with few elements (smallest first, within half the
+//!    budget) have their elements listed in one address table: a shared
+//!    address marks its owners, which decides every pair of listed members in
+//!    time linear in their elements. Crowded groups of random strided views
+//!    end here.
+//! 5. Each pair still open (not two listed members, not two rectangles) is
+//!    tested with [`Canonical::meets`], a view at a time: a view stops at its
+//!    first partner, and a view found to have none is never tested again.
 //!
-//! A pair the solver cannot decide within its work bound, or a view with
-//! malformed geometry, counts as overlapping and sets `inexact`.
+//! Work per group is bounded by a budget (elements listed, pairs looked at
+//! and search nodes). Past it, every view with an open pair counts as "may
+//! overlap" (undecided), as does a pair the solver cannot decide within its
+//! own bound or a view with malformed geometry: never a false negative.
 
 use super::exact::{AddressRange, Canonical, Dim, ElementSet, EXACT_WORK_BOUND};
 use super::grid::{pieces, touching_others, Rect};
-use super::sweep::{clusters, for_each_intersecting_pair, Extent};
-use super::StridedView;
+use super::sweep::{clusters, Extent};
+use super::{Members, StridedView};
 
 /// Clusters up to this size compare their rectangles pair by pair instead
-/// of counting.
+/// of counting, and test their residual pairs without an address table.
 const SMALL_CLUSTER: usize = 16;
 
-/// Membership flags and the `inexact` flag.
-pub(super) fn exact_members(views: &[StridedView]) -> (Vec<bool>, bool) {
-    exact_members_with(views, SMALL_CLUSTER)
+/// A view with more elements than this is never listed in the address table.
+const LISTED_NUMEL: u64 = 1 << 20;
+
+/// The address table is an array when the listed views' span is at most this
+/// many addresses (and not much larger than their element count), else a
+/// sorted list.
+const TABLE_SPAN: i128 = 1 << 24;
+
+/// Membership: proven, or "may overlap" (undecided).
+struct Flags {
+    proven: Vec<bool>,
+    maybe: Vec<bool>,
 }
 
-/// [`exact_members`] comparing the rectangles of clusters of up to
-/// `small_cluster` views pair by pair (tests lower it to exercise the
-/// counting on small inputs).
-pub(super) fn exact_members_with(views: &[StridedView], small_cluster: usize) -> (Vec<bool>, bool) {
+impl Flags {
+    fn new(n: usize) -> Self {
+        Self {
+            proven: vec![false; n],
+            maybe: vec![false; n],
+        }
+    }
+
+    fn prove(&mut self, id: usize) {
+        if let Some(m) = self.proven.get_mut(id) {
+            *m = true;
+        }
+    }
+
+    fn suspect(&mut self, id: usize) {
+        if let Some(m) = self.maybe.get_mut(id) {
+            *m = true;
+        }
+    }
+
+    /// A member, proven or not.
+    fn any(&self, id: usize) -> bool {
+        self.proven.get(id) == Some(&true) || self.maybe.get(id) == Some(&true)
+    }
+
+    fn into_members(self) -> Members {
+        let mut members = Members::default();
+        for (id, (&p, &m)) in self.proven.iter().zip(&self.maybe).enumerate() {
+            if p || m {
+                members.overlapping.push(id);
+            }
+            if m && !p {
+                members.undecided.push(id);
+            }
+        }
+        members
+    }
+}
+
+/// The exact member set within `budget` units of work.
+pub(super) fn exact_members(views: &[StridedView], budget: u64) -> Members {
+    exact_members_with(views, SMALL_CLUSTER, budget)
+}
+
+/// [`exact_members`] treating clusters of up to `small_cluster` views as
+/// small (tests lower it to exercise the large-cluster paths on small inputs).
+pub(super) fn exact_members_with(
+    views: &[StridedView],
+    small_cluster: usize,
+    mut budget: u64,
+) -> Members {
     let mut extents = Vec::with_capacity(views.len());
-    let mut non_empty = vec![false; views.len()];
+    let mut non_empty = Vec::new();
     let mut unknown = false;
-    for ((id, v), flag) in views.iter().enumerate().zip(non_empty.iter_mut()) {
+    for (id, v) in views.iter().enumerate() {
         match AddressRange::of(v) {
             AddressRange::Empty => {}
             AddressRange::Unknown => {
                 unknown = true;
-                *flag = true;
+                non_empty.push(id);
             }
             AddressRange::Span(lo, hi) => {
-                *flag = true;
+                non_empty.push(id);
                 extents.push(Extent { lo, hi, id });
             }
         }
     }
     // A malformed view may overlap any other non-empty view, so every
     // non-empty view is a (possible) member.
-    if unknown && non_empty.iter().filter(|&&b| b).count() >= 2 {
-        return (non_empty, true);
+    if unknown && non_empty.len() >= 2 {
+        return Members {
+            undecided: non_empty.clone(),
+            overlapping: non_empty,
+        };
     }
-    let mut member = vec![false; views.len()];
-    let mut inexact = false;
+    let mut flags = Flags::new(views.len());
     let mut scratch = Scratch::default();
     for cluster in clusters(&mut extents) {
         if cluster.len() >= 2 {
-            let count = cluster.len() > small_cluster;
-            inexact |= scratch.mark_cluster(views, cluster, count, &mut member);
+            let large = cluster.len() > small_cluster;
+            scratch.mark_cluster(views, cluster, large, &mut flags, &mut budget);
         }
     }
-    (member, inexact)
-}
-
-/// The sharing pairs `(i, j)`, `i < j`, sorted, and the `inexact` flag: one
-/// solver call per pair of intersecting ranges.
-pub(super) fn exact_pairs(views: &[StridedView]) -> (Vec<(usize, usize)>, bool) {
-    let sets: Vec<ElementSet> = views.iter().map(ElementSet::of).collect();
-    let mut pairs = Vec::new();
-    let mut inexact = false;
-    for (u, su) in sets.iter().enumerate() {
-        if *su != ElementSet::Unknown {
-            continue;
-        }
-        for (x, sx) in sets.iter().enumerate() {
-            let seen = *sx == ElementSet::Unknown && x <= u;
-            if x != u && !seen && *sx != ElementSet::Empty {
-                pairs.push((u.min(x), u.max(x)));
-                inexact = true;
-            }
-        }
-    }
-    let mut extents: Vec<Extent<i128>> = sets
-        .iter()
-        .enumerate()
-        .filter_map(|(id, s)| match s {
-            ElementSet::Strided(c) => Some(Extent {
-                lo: c.offset,
-                hi: c.last,
-                id,
-            }),
-            _ => None,
-        })
-        .collect();
-    for_each_intersecting_pair(&mut extents, |a, b| {
-        if let (Some(ElementSet::Strided(x)), Some(ElementSet::Strided(y))) =
-            (sets.get(a), sets.get(b))
-        {
-            let mut budget = EXACT_WORK_BOUND;
-            match x.meets(y, &mut budget) {
-                Some(false) => {}
-                verdict => {
-                    inexact |= verdict.is_none();
-                    pairs.push((a.min(b), a.max(b)));
-                }
-            }
-        }
-    });
-    pairs.sort_unstable();
-    pairs.dedup();
-    (pairs, inexact)
-}
-
-fn mark(member: &mut [bool], id: usize) {
-    if let Some(m) = member.get_mut(id) {
-        *m = true;
-    }
-}
-
-fn is_member(member: &[bool], id: usize) -> bool {
-    member.get(id).copied().unwrap_or(false)
+    flags.into_members()
 }
 
 /// Buffers reused from cluster to cluster.
@@ -143,6 +150,24 @@ struct Scratch {
     buffers: Vec<Vec<Dim>>,
     /// Row strides, for [`Scratch::grid_width`].
     strides: Vec<i128>,
+}
+
+/// What is known of the views of one cluster, by position in `sets`.
+struct Cluster {
+    /// A rectangle of the grid: pairs of two such are decided.
+    gridded: Vec<bool>,
+    /// In the address table: pairs of two such are decided.
+    listed: Vec<bool>,
+    /// Tested against every open partner, none shares: skip as a partner.
+    done: Vec<bool>,
+}
+
+impl Cluster {
+    /// Whether the pair of positions `u`, `v` still needs a test.
+    fn open(&self, u: usize, v: usize) -> bool {
+        let both = |flags: &[bool]| flags.get(u) == Some(&true) && flags.get(v) == Some(&true);
+        u != v && !both(&self.gridded) && !both(&self.listed) && self.done.get(u) != Some(&true)
+    }
 }
 
 impl Scratch {
@@ -166,15 +191,20 @@ impl Scratch {
         best.1
     }
 
-    /// Marks the members of one cluster (sorted by `lo`); returns `inexact`.
-    /// With `count`, rectangles are decided by counting, else pair by pair.
+    fn id_of(&self, k: usize) -> usize {
+        self.sets.get(k).map_or(usize::MAX, |(e, _)| e.id)
+    }
+
+    /// Marks the members of one cluster (sorted by `lo`). A large cluster
+    /// decides its rectangles by counting and lists small residual views.
     fn mark_cluster(
         &mut self,
         views: &[StridedView],
         cluster: &[Extent<i128>],
-        count: bool,
-        member: &mut [bool],
-    ) -> bool {
+        large: bool,
+        flags: &mut Flags,
+        budget: &mut u64,
+    ) {
         // Recycle the dimension lists of the previous cluster.
         self.buffers
             .extend(self.sets.drain(..).map(|(_, c)| c.dims));
@@ -186,9 +216,9 @@ impl Scratch {
                 // overlap any member of its cluster (and nothing else).
                 _ => {
                     for e in cluster {
-                        mark(member, e.id);
+                        flags.suspect(e.id);
                     }
-                    return true;
+                    return;
                 }
             }
         }
@@ -206,11 +236,10 @@ impl Scratch {
                 None => self.residual.push(k),
             }
         }
-        let id_of = |k: usize| self.sets.get(k).map_or(usize::MAX, |(e, _)| e.id);
-        if count {
+        if large {
             for (&k, touching) in self.owners.iter().zip(touching_others(&self.rects)) {
                 if touching {
-                    mark(member, id_of(k));
+                    flags.prove(self.id_of(k));
                 }
             }
         } else {
@@ -218,43 +247,318 @@ impl Scratch {
             for (i, (&a, p)) in owned().enumerate() {
                 for (&b, q) in owned().skip(i + 1) {
                     if a != b && p.meets(q) {
-                        mark(member, id_of(a));
-                        mark(member, id_of(b));
+                        flags.prove(self.id_of(a));
+                        flags.prove(self.id_of(b));
                     }
                 }
             }
         }
-        self.mark_residual(member)
+        if self.residual.is_empty() {
+            return;
+        }
+        let n = self.sets.len();
+        let mut state = Cluster {
+            gridded: vec![true; n],
+            listed: vec![false; n],
+            done: vec![false; n],
+        };
+        for &r in &self.residual {
+            if let Some(g) = state.gridded.get_mut(r) {
+                *g = false;
+            }
+        }
+        if large {
+            state.listed = self.list_elements(flags, budget);
+        }
+        self.test_open_pairs(&mut state, flags, budget);
     }
 
-    /// Tests each residual member against the members whose ranges meet its
-    /// range; returns `inexact`.
-    fn mark_residual(&self, member: &mut [bool]) -> bool {
-        let mut inexact = false;
-        for &r in &self.residual {
-            let Some((er, cr)) = self.sets.get(r) else {
-                continue;
-            };
-            // Members are sorted by `lo`: those after `reach` start past `er`.
-            let reach = self.sets.partition_point(|(e, _)| e.lo <= er.hi);
-            for (u, (eu, cu)) in self.sets.iter().enumerate().take(reach) {
-                // Residual pairs are visited from their smaller position only.
-                let seen = u <= r && self.residual.binary_search(&u).is_ok();
-                let known = is_member(member, er.id) && is_member(member, eu.id);
-                if u == r || seen || known || eu.hi < er.lo {
+    /// Lists the elements of the smallest views (within half the budget) in
+    /// one address table and proves the owners of shared addresses. Returns
+    /// which positions were listed.
+    fn list_elements(&self, flags: &mut Flags, budget: &mut u64) -> Vec<bool> {
+        let n = self.sets.len();
+        let mut listed = vec![false; n];
+        let mut by_size: Vec<(u64, usize)> = self
+            .sets
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (_, c))| Some((numel(c).filter(|&m| m <= LISTED_NUMEL)?, k)))
+            .collect();
+        by_size.sort_unstable();
+        let allowance = *budget / 2;
+        let mut total = 0u64;
+        let mut chosen = Vec::new();
+        for (m, k) in by_size {
+            match total.checked_add(m) {
+                Some(t) if t <= allowance => {
+                    total = t;
+                    chosen.push(k);
+                }
+                _ => break,
+            }
+        }
+        let Ok(count) = u32::try_from(chosen.len()) else {
+            return listed;
+        };
+        if count < 2 {
+            return listed;
+        }
+        *budget -= total;
+        let span = chosen.iter().filter_map(|&k| self.sets.get(k)).fold(
+            None,
+            |acc: Option<(i128, i128)>, (e, _)| match acc {
+                None => Some((e.lo, e.hi)),
+                Some((lo, hi)) => Some((lo.min(e.lo), hi.max(e.hi))),
+            },
+        );
+        let Some((base, top)) = span else {
+            return listed;
+        };
+        let width = top - base + 1;
+        // An array costs its span once; worth it unless mostly empty.
+        let dense = width <= TABLE_SPAN && width <= 8 * i128::from(total) + 4096;
+        let mut owners = OwnerTable::new(dense, width, total, chosen.len());
+        for (tag, &k) in (0u32..).zip(&chosen) {
+            if let (Some(flag), Some((_, c))) = (listed.get_mut(k), self.sets.get(k)) {
+                *flag = true;
+                for_each_element(c, |a| owners.add(a - base, tag));
+            }
+        }
+        for tag in owners.shared() {
+            let k = usize::try_from(tag)
+                .ok()
+                .and_then(|t| chosen.get(t))
+                .copied();
+            if let Some(k) = k {
+                flags.prove(self.id_of(k));
+            }
+        }
+        listed
+    }
+
+    /// Tests the open pairs, a view at a time: first every unlisted view
+    /// (it may pair with anyone), then every listed view still without a
+    /// partner against the unlisted ones. Past the budget, every view with an
+    /// open pair becomes "may overlap".
+    fn test_open_pairs(&self, state: &mut Cluster, flags: &mut Flags, budget: &mut u64) {
+        let n = self.sets.len();
+        let unlisted: Vec<usize> = (0..n)
+            .filter(|&k| state.listed.get(k) != Some(&true))
+            .collect();
+        let listed: Vec<usize> = (0..n)
+            .filter(|&k| state.listed.get(k) == Some(&true))
+            .collect();
+        let everyone: Vec<usize> = (0..n).collect();
+        let mut exhausted = false;
+        for (views, partners) in [(&unlisted, &everyone), (&listed, &unlisted)] {
+            for &v in views {
+                if exhausted {
+                    break;
+                }
+                if flags.any(self.id_of(v)) {
                     continue;
                 }
-                let mut budget = EXACT_WORK_BOUND;
-                match cr.meets(cu, &mut budget) {
-                    Some(false) => {}
-                    verdict => {
-                        inexact |= verdict.is_none();
-                        mark(member, er.id);
-                        mark(member, eu.id);
+                match self.find_partner(v, partners, state, flags, budget) {
+                    Some(true) => {}
+                    Some(false) => {
+                        if let Some(d) = state.done.get_mut(v) {
+                            *d = true;
+                        }
                     }
+                    None => exhausted = true,
                 }
             }
         }
-        inexact
+        if exhausted {
+            for v in 0..n {
+                let id = self.id_of(v);
+                if flags.any(id) || state.done.get(v) == Some(&true) {
+                    continue;
+                }
+                let partners = if state.listed.get(v) == Some(&true) {
+                    &unlisted
+                } else {
+                    &everyone
+                };
+                if self.partners_of(v, partners).any(|u| state.open(u, v)) {
+                    flags.suspect(id);
+                }
+            }
+        }
+    }
+
+    /// Positions among `partners` (ascending, so sorted by `lo`) whose
+    /// ranges meet the range of position `v`.
+    fn partners_of<'s>(
+        &'s self,
+        v: usize,
+        partners: &'s [usize],
+    ) -> impl Iterator<Item = usize> + 's {
+        let range = self.sets.get(v).map(|(e, _)| (e.lo, e.hi));
+        partners
+            .iter()
+            .copied()
+            .take_while(move |&u| match (range, self.sets.get(u)) {
+                (Some((_, hi)), Some((e, _))) => e.lo <= hi,
+                _ => false,
+            })
+            .filter(move |&u| match (range, self.sets.get(u)) {
+                (Some((lo, _)), Some((e, _))) => e.hi >= lo,
+                _ => false,
+            })
+    }
+
+    /// Tests position `v` against its open partners until one shares an
+    /// element: `Some(true)` then (both marked), `Some(false)` when none
+    /// does, `None` when the budget ran out first. A pair the solver cannot
+    /// decide within its own bound marks both as "may overlap".
+    fn find_partner(
+        &self,
+        v: usize,
+        partners: &[usize],
+        state: &Cluster,
+        flags: &mut Flags,
+        budget: &mut u64,
+    ) -> Option<bool> {
+        let (_, cv) = self.sets.get(v)?;
+        for u in self.partners_of(v, partners) {
+            *budget = budget.checked_sub(1)?;
+            if !state.open(u, v) {
+                continue;
+            }
+            let Some((_, cu)) = self.sets.get(u) else {
+                continue;
+            };
+            let mut pair = (*budget).min(EXACT_WORK_BOUND);
+            let before = pair;
+            let verdict = cv.meets(cu, &mut pair);
+            *budget -= before - pair;
+            match verdict {
+                Some(false) => {}
+                Some(true) => {
+                    flags.prove(self.id_of(v));
+                    flags.prove(self.id_of(u));
+                    return Some(true);
+                }
+                None if *budget == 0 => return None,
+                None => {
+                    flags.suspect(self.id_of(v));
+                    flags.suspect(self.id_of(u));
+                    return Some(true);
+                }
+            }
+        }
+        Some(false)
+    }
+}
+
+/// The number of elements of a normalized view (with repeats), if it fits.
+fn numel(c: &Canonical) -> Option<u64> {
+    c.dims
+        .iter()
+        .try_fold(1u64, |acc, d| acc.checked_mul(u64::try_from(d.count).ok()?))
+}
+
+/// Calls `f` on every element address of `c` (repeats included), innermost
+/// (smallest) stride fastest. Addresses lie in `[offset, last]`, which fits
+/// `i128`, and so does every intermediate (at most one step past the last
+/// index of a dimension).
+fn for_each_element(c: &Canonical, mut f: impl FnMut(i128)) {
+    let Some((inner, outer)) = c.dims.split_first() else {
+        f(c.offset);
+        return;
+    };
+    let mut index = vec![0i128; outer.len()];
+    let mut row = c.offset;
+    loop {
+        let mut a = row;
+        for _ in 0..inner.count {
+            f(a);
+            a += inner.stride;
+        }
+        // Advance the odometer of the outer dimensions.
+        let mut carried = true;
+        for (i, d) in index.iter_mut().zip(outer) {
+            *i += 1;
+            row += d.stride;
+            if *i < d.count {
+                carried = false;
+                break;
+            }
+            row -= d.count * d.stride;
+            *i = 0;
+        }
+        if carried {
+            return;
+        }
+    }
+}
+
+/// Address → first owner (a listed view's tag), as an array over the span
+/// or as a list of `(address, tag)` sorted at the end.
+enum OwnerTable {
+    Dense {
+        owner: Vec<u32>,
+        /// By tag: holds an address another view holds.
+        shared: Vec<bool>,
+    },
+    Sparse(Vec<(i128, u32)>),
+}
+
+impl OwnerTable {
+    const FREE: u32 = u32::MAX;
+
+    fn new(dense: bool, width: i128, elements: u64, views: usize) -> Self {
+        match (dense, usize::try_from(width)) {
+            (true, Ok(width)) => Self::Dense {
+                owner: vec![Self::FREE; width],
+                shared: vec![false; views],
+            },
+            _ => Self::Sparse(Vec::with_capacity(usize::try_from(elements).unwrap_or(0))),
+        }
+    }
+
+    /// Records that view `tag` holds the address `base + at`.
+    fn add(&mut self, at: i128, tag: u32) {
+        match self {
+            Self::Dense { owner, shared } => {
+                let slot = usize::try_from(at).ok().and_then(|at| owner.get_mut(at));
+                if let Some(slot) = slot {
+                    if *slot == Self::FREE {
+                        *slot = tag;
+                    } else if *slot != tag {
+                        for t in [*slot, tag] {
+                            let flag = usize::try_from(t).ok().and_then(|t| shared.get_mut(t));
+                            if let Some(flag) = flag {
+                                *flag = true;
+                            }
+                        }
+                    }
+                }
+            }
+            Self::Sparse(list) => list.push((at, tag)),
+        }
+    }
+
+    /// The tags of views holding an address some other view holds too.
+    fn shared(self) -> Vec<u32> {
+        match self {
+            Self::Dense { shared, .. } => (0u32..)
+                .zip(shared)
+                .filter_map(|(tag, s)| s.then_some(tag))
+                .collect(),
+            Self::Sparse(mut list) => {
+                list.sort_unstable();
+                list.dedup();
+                let mut out = Vec::new();
+                for run in list.chunk_by(|a, b| a.0 == b.0) {
+                    if run.len() > 1 {
+                        out.extend(run.iter().map(|&(_, tag)| tag));
+                    }
+                }
+                out
+            }
+        }
     }
 }

@@ -15,8 +15,15 @@
 //! PyTorch compares all `n²/2` pairs. This engine sorts the views by address
 //! range and only looks further where ranges intersect; where whole families
 //! intersect (column blocks, interleaved views) it reasons about a family at
-//! once (row residues for torch mode, rectangles of the row grid for exact
-//! mode). See `torch_members.rs` and `exact_members.rs`.
+//! once (row residues for torch mode, rectangles of the row grid and a table
+//! of element addresses for exact mode). See `torch_members.rs` and
+//! `exact_members.rs`.
+//!
+//! The answer is a member set ([`members`]), as PyTorch's is; pairs are
+//! listed lazily, on request, among the members ([`Members::pairs`]). Exact
+//! mode's work per group is bounded by a budget ([`GROUP_WORK_BUDGET`] by
+//! default): past it, the views it has not decided count as "may overlap"
+//! and are reported as [`Members::undecided`].
 //!
 //! ## Symbolic shapes
 //!
@@ -36,7 +43,9 @@ mod conformance;
 mod exact;
 mod exact_members;
 mod grid;
+mod input;
 mod numtheory;
+mod pairs;
 mod sweep;
 mod torch;
 mod torch_members;
@@ -49,6 +58,8 @@ use serde::{Deserialize, Serialize};
 
 pub use conformance::{check_jsonl_line, OverlapCase, OverlapExpect};
 pub use exact::{shares_element, shares_element_bounded, EXACT_WORK_BOUND};
+pub use input::GroupLine;
+pub use pairs::Pairs;
 pub use torch::{
     storage_overlap_guard_holds, torch_decision, torch_definitely_do_not_overlap,
     torch_pairwise_baseline, Arg, TorchDecision, TorchTest,
@@ -101,6 +112,50 @@ pub enum Mode {
     Exact,
 }
 
+/// Exact mode's default work budget for one group: elements listed, pairs
+/// looked at and solver search nodes (tens of milliseconds of work).
+pub const GROUP_WORK_BUDGET: u64 = 20_000_000;
+
+/// The overlapping set of a group, as PyTorch answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Members {
+    /// Members that may overlap (torch) or do overlap (exact) another member; sorted.
+    pub overlapping: Vec<usize>,
+    /// Exact mode: the members of `overlapping` whose overlap is not proven
+    /// (work budget spent, solver bound hit, or malformed geometry); sorted.
+    /// Always empty in torch mode.
+    pub undecided: Vec<usize>,
+}
+
+impl Members {
+    /// Whether some member is only "may overlap".
+    pub fn inexact(&self) -> bool {
+        !self.undecided.is_empty()
+    }
+
+    /// The overlapping pairs among the members, lazily, in `(i, j)` order;
+    /// exact mode spends at most `budget` on deciding them (see [`Pairs`]).
+    pub fn pairs<'a>(&self, views: &'a [StridedView], mode: Mode, budget: u64) -> Pairs<'a> {
+        Pairs::new(views, &self.overlapping, mode, budget)
+    }
+}
+
+/// The members that may overlap another member (torch) or that do (exact),
+/// without building pairs. Exact mode spends at most `budget` units of work.
+///
+/// Cost: `O(n log n)` for disjoint slices, row blocks, column-block families,
+/// interleaved views and broadcasts; crowded groups of other shapes cost
+/// their listed elements and tested pairs, within the budget.
+pub fn members(views: &[StridedView], mode: Mode, budget: u64) -> Members {
+    match mode {
+        Mode::Torch => Members {
+            overlapping: indices_of(&torch_members::torch_members(views)),
+            undecided: Vec::new(),
+        },
+        Mode::Exact => exact_members::exact_members(views, budget),
+    }
+}
+
 /// Result of [`compute_overlap`].
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Overlap {
@@ -113,19 +168,16 @@ pub struct Overlap {
     pub inexact: bool,
 }
 
-/// Members that may overlap another member (torch) or that do (exact), with
-/// the pairs.
-///
-/// Cost: `O(n log n)` plus one pairwise test per pair whose address ranges
-/// intersect (the pair list itself can be quadratic). Use
-/// [`overlapping_members`] when only the member set is needed.
+/// Members and every pair, for small groups and tests: the pairs can be
+/// quadratic in number (use [`members`] and [`Members::pairs`] otherwise).
+/// `overlapping` is the set of the pairs' ends.
 pub fn compute_overlap(views: &[StridedView], mode: Mode) -> Overlap {
-    let (pairs, inexact) = match mode {
-        Mode::Torch => (torch_members::torch_pairs(views), false),
-        Mode::Exact => exact_members::exact_pairs(views),
-    };
+    let found = members(views, mode, GROUP_WORK_BUDGET);
+    let mut pairs = found.pairs(views, mode, GROUP_WORK_BUDGET);
+    let list: Vec<(usize, usize)> = pairs.by_ref().collect();
+    let inexact = pairs.inexact();
     let mut member = vec![false; views.len()];
-    for &(i, j) in &pairs {
+    for &(i, j) in &list {
         for k in [i, j] {
             if let Some(m) = member.get_mut(k) {
                 *m = true;
@@ -134,23 +186,17 @@ pub fn compute_overlap(views: &[StridedView], mode: Mode) -> Overlap {
     }
     Overlap {
         overlapping: indices_of(&member),
-        pairs,
+        pairs: list,
         inexact,
     }
 }
 
 /// Only the overlapping member set, plus the `inexact` flag (always false in
-/// torch mode). This is the fast path: `O(n log n)` for disjoint slices, row
-/// blocks, column-block families, interleaved views and broadcasts; other
-/// families fall back to testing the pairs whose address ranges intersect.
+/// torch mode), with exact mode's default budget: [`members`].
 pub fn overlapping_members(views: &[StridedView], mode: Mode) -> (Vec<usize>, bool) {
-    match mode {
-        Mode::Torch => (indices_of(&torch_members::torch_members(views)), false),
-        Mode::Exact => {
-            let (member, inexact) = exact_members::exact_members(views);
-            (indices_of(&member), inexact)
-        }
-    }
+    let found = members(views, mode, GROUP_WORK_BUDGET);
+    let inexact = found.inexact();
+    (found.overlapping, inexact)
 }
 
 /// Sorted indices of the `true` entries.

@@ -36,23 +36,6 @@ impl<T: Ord + Copy> RangeCounter<T> {
     }
 }
 
-/// Calls `f(a, b)` once for every unordered pair of ranges that intersect.
-///
-/// Sorted by `lo`, the ranges meeting range `a` from the right are exactly the
-/// run of later ranges starting at or before `a.hi`, so the cost is
-/// `O(n log n)` plus the number of intersecting pairs.
-pub(super) fn for_each_intersecting_pair<T: Ord + Copy>(
-    extents: &mut [Extent<T>],
-    mut f: impl FnMut(usize, usize),
-) {
-    extents.sort_unstable_by_key(|e| (e.lo, e.hi, e.id));
-    for (k, a) in extents.iter().enumerate() {
-        for b in extents.iter().skip(k + 1).take_while(|b| b.lo <= a.hi) {
-            f(a.id, b.id);
-        }
-    }
-}
-
 /// Sorts the ranges by `lo` and splits them into clusters: the connected
 /// components of the "ranges intersect" relation, as consecutive runs of the
 /// sorted slice. Views in different clusters cannot share an element.
@@ -86,6 +69,67 @@ impl<'a, T: Ord + Copy> Iterator for Clusters<'a, T> {
     }
 }
 
+/// Ranges sorted by `lo`, with the largest `hi` of every subtree of a
+/// perfect binary tree over them: [`IntervalIndex::meeting`] lists the ranges
+/// meeting a query range in `O(log n)` per range found, so listing the
+/// partners of one view costs what it finds, not `O(n)`.
+pub(super) struct IntervalIndex<T> {
+    sorted: Vec<Extent<T>>,
+    /// `max_hi[size + p]` is the `hi` of `sorted[p]`; inner nodes hold the
+    /// maximum of their children, `None` where no range lies below.
+    max_hi: Vec<Option<T>>,
+    size: usize,
+}
+
+impl<T: Ord + Copy> IntervalIndex<T> {
+    pub fn new(mut extents: Vec<Extent<T>>) -> Self {
+        extents.sort_unstable_by_key(|e| (e.lo, e.hi, e.id));
+        let size = extents.len().next_power_of_two();
+        let mut max_hi = vec![None; 2 * size];
+        for (slot, e) in max_hi.iter_mut().skip(size).zip(&extents) {
+            *slot = Some(e.hi);
+        }
+        for node in (1..size).rev() {
+            let children = (
+                max_hi.get(2 * node).copied().flatten(),
+                max_hi.get(2 * node + 1).copied().flatten(),
+            );
+            if let Some(slot) = max_hi.get_mut(node) {
+                *slot = children.0.max(children.1);
+            }
+        }
+        Self {
+            sorted: extents,
+            max_hi,
+            size,
+        }
+    }
+
+    /// Appends to `out` the ids of the ranges meeting `[lo, hi]`, in no
+    /// particular order.
+    pub fn meeting(&self, lo: T, hi: T, out: &mut Vec<usize>) {
+        // Only ranges starting at or before `hi` can meet; among them, the
+        // subtrees whose largest `hi` reaches `lo`.
+        let starts = self.sorted.partition_point(|e| e.lo <= hi);
+        let mut stack = vec![(1usize, 0usize, self.size)];
+        while let Some((node, from, to)) = stack.pop() {
+            let reaches = self.max_hi.get(node).copied().flatten() >= Some(lo);
+            if from >= starts || !reaches {
+                continue;
+            }
+            if to - from == 1 {
+                if let Some(e) = self.sorted.get(from) {
+                    out.push(e.id);
+                }
+                continue;
+            }
+            let mid = from + (to - from) / 2;
+            stack.push((2 * node + 1, mid, to));
+            stack.push((2 * node, from, mid));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,11 +151,19 @@ mod tests {
             .enumerate()
             .map(|(i, &(l, h))| ext(l, h, i))
             .collect();
-        let mut pairs = Vec::new();
-        for_each_intersecting_pair(&mut extents, |a, b| pairs.push((a.min(b), a.max(b))));
-        pairs.sort_unstable();
-        assert_eq!(pairs, vec![(0, 1), (0, 4), (2, 4)]);
         let sizes: Vec<usize> = clusters(&mut extents).map(<[_]>::len).collect();
         assert_eq!(sizes, vec![4, 1, 1]);
+        let index = IntervalIndex::new(extents.clone());
+        for lo in -1..22 {
+            for hi in lo..22 {
+                let mut found = Vec::new();
+                index.meeting(lo, hi, &mut found);
+                found.sort_unstable();
+                let brute: Vec<usize> = (0..ranges.len())
+                    .filter(|&k| ranges[k].0 <= hi && ranges[k].1 >= lo)
+                    .collect();
+                assert_eq!(found, brute, "[{lo}, {hi}]");
+            }
+        }
     }
 }

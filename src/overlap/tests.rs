@@ -77,8 +77,9 @@ fn torch_forced(views: &[StridedView]) -> Vec<usize> {
 
 /// Exact members with every cluster sent through the grid.
 fn exact_forced(views: &[StridedView]) -> (Vec<usize>, bool) {
-    let (member, inexact) = super::exact_members::exact_members_with(views, 1);
-    (indices_of(&member), inexact)
+    let found = super::exact_members::exact_members_with(views, 1, GROUP_WORK_BUDGET);
+    let inexact = found.inexact();
+    (found.overlapping, inexact)
 }
 
 fn members_of(pairs: &[(usize, usize)]) -> Vec<usize> {
@@ -346,6 +347,55 @@ fn work_bound_is_reported() {
     );
 }
 
+/// Random strided views crowding one storage (the benchmark's
+/// `random_strided` and `many_dims` families, smaller).
+fn crowded(n: usize, seed: u64, max_dims: i64, max_stride: i64, storage: i64) -> Vec<StridedView> {
+    let mut rng = Lcg(seed);
+    (0..n)
+        .map(|_| {
+            let dims = 1 + rng.below(max_dims);
+            let sizes: Vec<i64> = (0..dims).map(|_| 1 + rng.below(5)).collect();
+            let strides: Vec<i64> = (0..dims).map(|_| rng.below(max_stride + 1)).collect();
+            view(rng.below(storage), &sizes, &strides)
+        })
+        .collect()
+}
+
+#[test]
+fn crowded_groups_match_enumeration() {
+    for (seed, views) in [
+        (1, crowded(300, 1, 3, 40, 2_000)),
+        (2, crowded(300, 2, 6, 3_000, 1 << 16)),
+    ] {
+        let (truth, _) = oracle(&views).expect("few enough elements to list");
+        let exact = members(&views, Mode::Exact, GROUP_WORK_BUDGET);
+        assert_eq!(exact.overlapping, truth, "seed {seed}");
+        assert!(exact.undecided.is_empty(), "seed {seed}");
+        // The same without the address table: every pair by the solver.
+        let small = super::exact_members::exact_members_with(&views, usize::MAX, GROUP_WORK_BUDGET);
+        assert_eq!(small.overlapping, truth, "seed {seed}, pairwise");
+        // Starved: undecided members, but never a missed one.
+        let starved = members(&views, Mode::Exact, 1_000);
+        assert!(!starved.undecided.is_empty(), "seed {seed}");
+        assert!(truth.iter().all(|t| starved.overlapping.contains(t)));
+    }
+}
+
+#[test]
+fn all_overlapping_group_lists_pairs_on_demand() {
+    // 2,000 views of 16 elements at offsets 0..8: 1,999,000 pairs.
+    let views: Vec<StridedView> = (0..2000).map(|k| view(k % 8, &[16], &[1])).collect();
+    for mode in [Mode::Torch, Mode::Exact] {
+        let found = members(&views, mode, GROUP_WORK_BUDGET);
+        assert_eq!(found.overlapping.len(), 2000);
+        let mut pairs = found.pairs(&views, mode, GROUP_WORK_BUDGET);
+        let first: Vec<(usize, usize)> = pairs.by_ref().take(3).collect();
+        assert_eq!(first, vec![(0, 1), (0, 2), (0, 3)]);
+        // Three pairs cost the first view's candidates, not the whole list.
+        assert!(pairs.visited() <= 3, "{mode:?}: {}", pairs.visited());
+    }
+}
+
 #[test]
 fn malformed_geometry_is_may_overlap() {
     let wild = [
@@ -544,6 +594,36 @@ proptest! {
         if let Some((members, pairs)) = oracle(&views) {
             prop_assert_eq!(e.pairs, pairs);
             prop_assert_eq!(e.overlapping, members);
+        }
+    }
+
+    #[test]
+    fn a_spent_budget_never_hides_an_overlap(views in family(40), budget in 0u64..300) {
+        let Some((truth, true_pairs)) = oracle(&views) else { return Ok(()) };
+        for small_cluster in [1, 16] {
+            let m = super::exact_members::exact_members_with(&views, small_cluster, budget);
+            for t in &truth {
+                prop_assert!(m.overlapping.contains(t), "member {} missed: {:?}", t, m);
+            }
+            for k in &m.overlapping {
+                prop_assert!(truth.contains(k) || m.undecided.contains(k), "{} proven wrongly: {:?}", k, m);
+            }
+            prop_assert!(m.undecided.iter().all(|k| m.overlapping.contains(k)));
+        }
+        let found = members(&views, Mode::Exact, budget);
+        let listed: Vec<(usize, usize)> = found.pairs(&views, Mode::Exact, budget).collect();
+        for p in &true_pairs {
+            prop_assert!(listed.contains(p), "pair {:?} missed", p);
+        }
+    }
+
+    #[test]
+    fn pairs_come_lazily_in_order(views in family(40), take in 0usize..30) {
+        for mode in [Mode::Torch, Mode::Exact] {
+            let all = compute_overlap(&views, mode).pairs;
+            let found = members(&views, mode, GROUP_WORK_BUDGET);
+            let first: Vec<(usize, usize)> = found.pairs(&views, mode, GROUP_WORK_BUDGET).take(take).collect();
+            prop_assert_eq!(first.as_slice(), &all[..take.min(all.len())]);
         }
     }
 

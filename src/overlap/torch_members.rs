@@ -53,13 +53,13 @@ use std::cmp::Reverse;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
-use super::sweep::{clusters, for_each_intersecting_pair, Extent, RangeCounter};
+use super::sweep::{clusters, Extent, RangeCounter};
 use super::torch::{is_contiguous, last_element, numel, torch_definitely_do_not_overlap};
 use super::StridedView;
 
 /// How a view takes part in PyTorch's predicate.
 #[derive(Clone, Copy, Debug)]
-enum Class {
+pub(super) enum Class {
     /// `numel = 0`: disjoint from everything (step 2).
     Empty,
     /// Malformed or overflowing geometry: compared pair by pair.
@@ -68,9 +68,9 @@ enum Class {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Plain {
-    offset: i64,
-    last: i64,
+pub(super) struct Plain {
+    pub offset: i64,
+    pub last: i64,
     contiguous: bool,
     row: Option<Row>,
 }
@@ -82,7 +82,7 @@ struct Row {
     width: i64,
 }
 
-fn classify(v: &StridedView) -> Class {
+pub(super) fn classify(v: &StridedView) -> Class {
     match numel(v) {
         Some(0) => return Class::Empty,
         None => return Class::Odd,
@@ -208,54 +208,6 @@ fn plain_may_overlap(a: &Plain, b: &Plain) -> bool {
         }
         _ => true,
     }
-}
-
-/// PyTorch's pairs `(i, j)`, `i < j`, sorted: every pair with intersecting
-/// ranges (a superset of PyTorch's pairs for plain views) is put to the
-/// transcribed predicate, so the cost is `O(n log n)` plus those pairs.
-pub(super) fn torch_pairs(views: &[StridedView]) -> Vec<(usize, usize)> {
-    let classes: Vec<Class> = views.iter().map(classify).collect();
-    let may_overlap = |i: usize, j: usize| match (views.get(i.max(j)), views.get(i.min(j))) {
-        (Some(later), Some(earlier)) => !torch_definitely_do_not_overlap(later, earlier),
-        _ => false,
-    };
-    let mut pairs = Vec::new();
-    let mut extents = plain_extents(&classes);
-    for_each_intersecting_pair(&mut extents, |a, b| {
-        if may_overlap(a, b) {
-            pairs.push((a.min(b), a.max(b)));
-        }
-    });
-    for (w, _) in classes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| matches!(c, Class::Odd))
-    {
-        for (u, cu) in classes.iter().enumerate() {
-            let already_seen = matches!(cu, Class::Odd) && u <= w;
-            if !already_seen && !matches!(cu, Class::Empty) && may_overlap(u, w) {
-                pairs.push((u.min(w), u.max(w)));
-            }
-        }
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
-}
-
-fn plain_extents(classes: &[Class]) -> Vec<Extent<i64>> {
-    classes
-        .iter()
-        .enumerate()
-        .filter_map(|(id, c)| match c {
-            Class::Plain(p) => Some(Extent {
-                lo: p.offset,
-                hi: p.last,
-                id,
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A row group: plain row views sharing one outer stride.
