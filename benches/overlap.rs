@@ -15,6 +15,20 @@
 //!   at offsets `k·s0·s1`: the symbolic path (evaluate at the hints, then the
 //!   engine) beside a pairwise baseline that, like PyTorch's symbolic check,
 //!   evaluates the expressions for every pair (up to 1,000 views).
+//!
+//! Crowded groups (issues 15 and 16), one storage each:
+//!
+//! * `all_overlapping`: 10,000 views of 16 elements at offsets 0–7, so all
+//!   49,995,000 pairs overlap: the member set (`torch`, `exact`), the member
+//!   set plus the first 1,000 pairs (`torch_pairs`, `exact_pairs`, what
+//!   `aotio overlap` prints), beside the all-pairs baseline;
+//! * `random_strided`: 20,000 views of 1–4 dimensions, sizes 1–5, strides
+//!   0–1,000, random offsets in a 2^20-element storage;
+//! * `many_dims`: 2,000 views of 1–8 dimensions, sizes 1–5, strides
+//!   0–30,000, random offsets in a 2^20-element storage; exact mode with the
+//!   default budget and with budgets of 10^6, 3·10^5 and 10^5
+//!   (`exact_budget_1e6`, ...). Printed first: per budget, the members left
+//!   undecided ("may overlap") and how many of those share nothing in truth.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -23,8 +37,8 @@ use aotio::analysis::symbolic_overlap::{at_hints, SymView};
 use aotio::ir::expr::SizeExpr;
 use aotio::ir::{Symbol, Symbols};
 use aotio::overlap::{
-    overlapping_members, torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode,
-    StridedView,
+    members, overlapping_members, torch_definitely_do_not_overlap, torch_pairwise_baseline, Mode,
+    StridedView, GROUP_WORK_BUDGET,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -169,5 +183,124 @@ fn overlap(c: &mut Criterion) {
     family(c, "interleaved", interleaved);
 }
 
-criterion_group!(benches, overlap, symbolic);
+/// A small deterministic generator (no dependency for the benchmark).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: i64) -> i64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let n = u64::try_from(n.max(1)).unwrap_or(1);
+        i64::try_from((self.0 >> 33) % n).unwrap_or(0)
+    }
+}
+
+/// `n` views of 1..=`max_dims` dimensions, sizes 1–5, strides
+/// 0..=`max_stride`, random offsets in a 2^20-element storage.
+fn random_views(n: usize, seed: u64, max_dims: i64, max_stride: i64) -> Vec<StridedView> {
+    let mut rng = Lcg(seed);
+    (0..n)
+        .map(|_| {
+            let dims = 1 + rng.below(max_dims);
+            let sizes: Vec<i64> = (0..dims).map(|_| 1 + rng.below(5)).collect();
+            let strides: Vec<i64> = (0..dims).map(|_| rng.below(max_stride + 1)).collect();
+            view(rng.below(1 << 20), &sizes, &strides)
+        })
+        .collect()
+}
+
+fn crowded_group(c: &mut Criterion, name: &str, views: &[StridedView], budgets: &[(&str, u64)]) {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    let n = views.len();
+    group.bench_with_input(BenchmarkId::new("torch", n), views, |b, v| {
+        b.iter(|| members(black_box(v), Mode::Torch, GROUP_WORK_BUDGET))
+    });
+    // The truth, from an unbounded run (checked to leave nothing undecided).
+    let truth = members(views, Mode::Exact, u64::MAX);
+    assert!(truth.undecided.is_empty());
+    for &(label, budget) in budgets {
+        let found = members(views, Mode::Exact, budget);
+        let wrong = found
+            .undecided
+            .iter()
+            .filter(|k| truth.overlapping.binary_search(k).is_err())
+            .count();
+        assert!(truth
+            .overlapping
+            .iter()
+            .all(|k| found.overlapping.contains(k)));
+        eprintln!(
+            "{name}/{label}: {} of {n} views reported, {} undecided ({:.1} % of the views), \
+             {wrong} of those share nothing ({} really overlap)",
+            found.overlapping.len(),
+            found.undecided.len(),
+            100.0 * found.undecided.len() as f64 / n as f64,
+            truth.overlapping.len(),
+        );
+        group.bench_with_input(BenchmarkId::new(label, n), views, |b, v| {
+            b.iter(|| members(black_box(v), Mode::Exact, budget))
+        });
+    }
+    group.finish();
+}
+
+fn all_overlapping(c: &mut Criterion) {
+    let views: Vec<StridedView> = (0..10_000i64).map(|k| view(k % 8, &[16], &[1])).collect();
+    let mut group = c.benchmark_group("all_overlapping");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    let n = views.len();
+    for (label, mode) in [("torch", Mode::Torch), ("exact", Mode::Exact)] {
+        group.bench_with_input(BenchmarkId::new(label, n), &views, |b, v| {
+            b.iter(|| members(black_box(v), mode, GROUP_WORK_BUDGET))
+        });
+        group.bench_with_input(
+            BenchmarkId::new(format!("{label}_pairs"), n),
+            &views,
+            |b, v| {
+                b.iter(|| {
+                    let found = members(black_box(v), mode, GROUP_WORK_BUDGET);
+                    let first: Vec<(usize, usize)> = found
+                        .pairs(v, mode, GROUP_WORK_BUDGET)
+                        .take(1_000)
+                        .collect();
+                    (found, first)
+                })
+            },
+        );
+    }
+    group.bench_with_input(BenchmarkId::new("baseline", n), &views, |b, v| {
+        b.iter(|| torch_pairwise_baseline(black_box(v)))
+    });
+    group.finish();
+}
+
+fn crowded(c: &mut Criterion) {
+    all_overlapping(c);
+    crowded_group(
+        c,
+        "random_strided",
+        &random_views(20_000, 11, 4, 1_000),
+        &[("exact", GROUP_WORK_BUDGET)],
+    );
+    crowded_group(
+        c,
+        "many_dims",
+        &random_views(2_000, 12, 8, 30_000),
+        &[
+            ("exact", GROUP_WORK_BUDGET),
+            ("exact_budget_1e6", 1_000_000),
+            ("exact_budget_3e5", 300_000),
+            ("exact_budget_1e5", 100_000),
+        ],
+    );
+}
+
+criterion_group!(benches, overlap, symbolic, crowded);
 criterion_main!(benches);

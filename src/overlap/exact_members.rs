@@ -13,10 +13,11 @@
 //!    families and interleaved columns are such clusters); a small one
 //!    compares its few rectangles pair by pair.
 //! 4. The remaining members (other shapes) are *residual*. In a large
-//!    cluster, the members with few elements (smallest first, within half the
-//!    budget) have their elements listed in one address table: a shared
-//!    address marks its owners, which decides every pair of listed members in
-//!    time linear in their elements. Crowded groups of random strided views
+//!    cluster, the members with few elements (smallest first, within three
+//!    quarters of the budget) have their elements listed in one address
+//!    table (a bitset, filled forwards and then backwards): a shared address
+//!    marks its owners, which decides every pair of listed members in time
+//!    linear in their elements. Crowded groups of random strided views
 //!    end here.
 //! 5. Each pair still open (not two listed members, not two rectangles) is
 //!    tested with [`Canonical::meets`], a view at a time: a view stops at its
@@ -29,20 +30,24 @@
 
 use super::exact::{AddressRange, Canonical, Dim, ElementSet, EXACT_WORK_BOUND};
 use super::grid::{pieces, touching_others, Rect};
-use super::sweep::{clusters, Extent};
+use super::sweep::{clusters, Extent, RangeCounter};
 use super::{Members, StridedView};
 
 /// Clusters up to this size compare their rectangles pair by pair instead
 /// of counting, and test their residual pairs without an address table.
 const SMALL_CLUSTER: usize = 16;
 
+/// Budget units per search node of the solver (one unit is an element
+/// listed or a pair looked at): a node costs about that much more time.
+const SEARCH_NODE_COST: u64 = 16;
+
 /// A view with more elements than this is never listed in the address table.
 const LISTED_NUMEL: u64 = 1 << 20;
 
-/// The address table is an array when the listed views' span is at most this
+/// The address table is a bitset when the listed views' span is at most this
 /// many addresses (and not much larger than their element count), else a
 /// sorted list.
-const TABLE_SPAN: i128 = 1 << 24;
+const BITSET_SPAN: i128 = 1 << 30;
 
 /// Membership: proven, or "may overlap" (undecided).
 struct Flags {
@@ -150,6 +155,8 @@ struct Scratch {
     buffers: Vec<Vec<Dim>>,
     /// Row strides, for [`Scratch::grid_width`].
     strides: Vec<i128>,
+    /// The longest range `hi − lo` of the cluster.
+    longest: i128,
 }
 
 /// What is known of the views of one cluster, by position in `sets`.
@@ -223,6 +230,7 @@ impl Scratch {
             }
         }
 
+        self.longest = cluster.iter().map(|e| e.hi - e.lo).max().unwrap_or(0);
         let width = self.grid_width();
         self.rects.clear();
         self.owners.clear();
@@ -273,7 +281,7 @@ impl Scratch {
         self.test_open_pairs(&mut state, flags, budget);
     }
 
-    /// Lists the elements of the smallest views (within half the budget) in
+    /// Lists the elements of the smallest views (within 3/4 of the budget) in
     /// one address table and proves the owners of shared addresses. Returns
     /// which positions were listed.
     fn list_elements(&self, flags: &mut Flags, budget: &mut u64) -> Vec<bool> {
@@ -286,7 +294,7 @@ impl Scratch {
             .filter_map(|(k, (_, c))| Some((numel(c).filter(|&m| m <= LISTED_NUMEL)?, k)))
             .collect();
         by_size.sort_unstable();
-        let allowance = *budget / 2;
+        let allowance = *budget / 4 * 3;
         let mut total = 0u64;
         let mut chosen = Vec::new();
         for (m, k) in by_size {
@@ -316,21 +324,24 @@ impl Scratch {
             return listed;
         };
         let width = top - base + 1;
-        // An array costs its span once; worth it unless mostly empty.
-        let dense = width <= TABLE_SPAN && width <= 8 * i128::from(total) + 4096;
-        let mut owners = OwnerTable::new(dense, width, total, chosen.len());
-        for (tag, &k) in (0u32..).zip(&chosen) {
-            if let (Some(flag), Some((_, c))) = (listed.get_mut(k), self.sets.get(k)) {
+        for &k in &chosen {
+            if let Some(flag) = listed.get_mut(k) {
                 *flag = true;
-                for_each_element(c, |a| owners.add(a - base, tag));
             }
         }
-        for tag in owners.shared() {
-            let k = usize::try_from(tag)
-                .ok()
-                .and_then(|t| chosen.get(t))
-                .copied();
-            if let Some(k) = k {
+        let views: Vec<&Canonical> = chosen
+            .iter()
+            .filter_map(|&k| self.sets.get(k).map(|(_, c)| c))
+            .collect();
+        // A bitset costs its span once (it stays in cache where an array of
+        // owners would not); worth it unless mostly empty.
+        let shared = if width <= BITSET_SPAN && width <= 64 * i128::from(total) + 65_536 {
+            shared_by_bitset(&views, base, width)
+        } else {
+            shared_by_sorting(&views, total)
+        };
+        for (&k, shares) in chosen.iter().zip(shared) {
+            if shares {
                 flags.prove(self.id_of(k));
             }
         }
@@ -371,19 +382,46 @@ impl Scratch {
             }
         }
         if exhausted {
-            for v in 0..n {
-                let id = self.id_of(v);
-                if flags.any(id) || state.done.get(v) == Some(&true) {
-                    continue;
-                }
-                let partners = if state.listed.get(v) == Some(&true) {
-                    &unlisted
-                } else {
-                    &everyone
-                };
-                if self.partners_of(v, partners).any(|u| state.open(u, v)) {
-                    flags.suspect(id);
-                }
+            self.suspect_open(state, flags);
+        }
+    }
+
+    /// Past the budget: marks "may overlap" every view that is neither a
+    /// member nor done and has an open pair, i.e. a range-meeting view that
+    /// is not done and not of a kind already decided against it (both
+    /// rectangles, or both listed). Four range counts decide this for all
+    /// views in `O(n log n)`; each count includes the view itself iff it is
+    /// of the counted kind.
+    fn suspect_open(&self, state: &Cluster, flags: &mut Flags) {
+        let at = |flags: &[bool], k: usize| flags.get(k) == Some(&true);
+        let counter = |keep: &dyn Fn(usize) -> bool| {
+            RangeCounter::new(
+                self.sets
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| !at(&state.done, k) && keep(k))
+                    .map(|(_, (e, _))| (e.lo, e.hi)),
+            )
+        };
+        let (gridded, listed) = (&state.gridded, &state.listed);
+        // Open partners of a view, by its kind (listed?, gridded?):
+        let unlisted_free = counter(&|k| !at(listed, k) && !at(gridded, k));
+        let unlisted = counter(&|k| !at(listed, k));
+        let free = counter(&|k| !at(gridded, k));
+        let all = counter(&|_| true);
+        for (k, (e, _)) in self.sets.iter().enumerate() {
+            let id = e.id;
+            if flags.any(id) || at(&state.done, k) {
+                continue;
+            }
+            let (counted, own) = match (at(listed, k), at(gridded, k)) {
+                (true, true) => (&unlisted_free, 0),
+                (true, false) => (&unlisted, 0),
+                (false, true) => (&free, 0),
+                (false, false) => (&all, 1),
+            };
+            if counted.count_intersecting(e.lo, e.hi) > own {
+                flags.suspect(id);
             }
         }
     }
@@ -395,18 +433,17 @@ impl Scratch {
         v: usize,
         partners: &'s [usize],
     ) -> impl Iterator<Item = usize> + 's {
-        let range = self.sets.get(v).map(|(e, _)| (e.lo, e.hi));
+        let (lo, hi) = self.sets.get(v).map_or((0, -1), |(e, _)| (e.lo, e.hi));
+        let lo_of = |u: usize| self.sets.get(u).map_or(i128::MAX, |(e, _)| e.lo);
+        // A range starting before `lo − longest` ends before `lo`.
+        let first = lo.saturating_sub(self.longest);
+        let start = partners.partition_point(|&u| lo_of(u) < first);
         partners
             .iter()
+            .skip(start)
             .copied()
-            .take_while(move |&u| match (range, self.sets.get(u)) {
-                (Some((_, hi)), Some((e, _))) => e.lo <= hi,
-                _ => false,
-            })
-            .filter(move |&u| match (range, self.sets.get(u)) {
-                (Some((lo, _)), Some((e, _))) => e.hi >= lo,
-                _ => false,
-            })
+            .take_while(move |&u| lo_of(u) <= hi)
+            .filter(move |&u| self.sets.get(u).is_some_and(|(e, _)| e.hi >= lo))
     }
 
     /// Tests position `v` against its open partners until one shares an
@@ -430,10 +467,10 @@ impl Scratch {
             let Some((_, cu)) = self.sets.get(u) else {
                 continue;
             };
-            let mut pair = (*budget).min(EXACT_WORK_BOUND);
+            let mut pair = (*budget / SEARCH_NODE_COST).min(EXACT_WORK_BOUND);
             let before = pair;
             let verdict = cv.meets(cu, &mut pair);
-            *budget -= before - pair;
+            *budget = budget.saturating_sub((before - pair) * SEARCH_NODE_COST);
             match verdict {
                 Some(false) => {}
                 Some(true) => {
@@ -441,7 +478,7 @@ impl Scratch {
                     flags.prove(self.id_of(u));
                     return Some(true);
                 }
-                None if *budget == 0 => return None,
+                None if *budget < SEARCH_NODE_COST => return None,
                 None => {
                     flags.suspect(self.id_of(v));
                     flags.suspect(self.id_of(u));
@@ -461,20 +498,22 @@ fn numel(c: &Canonical) -> Option<u64> {
 }
 
 /// Calls `f` on every element address of `c` (repeats included), innermost
-/// (smallest) stride fastest. Addresses lie in `[offset, last]`, which fits
-/// `i128`, and so does every intermediate (at most one step past the last
-/// index of a dimension).
-fn for_each_element(c: &Canonical, mut f: impl FnMut(i128)) {
+/// (smallest) stride fastest, while `f` returns true; returns whether it
+/// went through all. Addresses lie in `[offset, last]`, which fits `i128`,
+/// and so does every intermediate (at most one step past the last index of
+/// a dimension).
+fn for_each_element(c: &Canonical, mut f: impl FnMut(i128) -> bool) -> bool {
     let Some((inner, outer)) = c.dims.split_first() else {
-        f(c.offset);
-        return;
+        return f(c.offset);
     };
     let mut index = vec![0i128; outer.len()];
     let mut row = c.offset;
     loop {
         let mut a = row;
         for _ in 0..inner.count {
-            f(a);
+            if !f(a) {
+                return false;
+            }
             a += inner.stride;
         }
         // Advance the odometer of the outer dimensions.
@@ -490,75 +529,72 @@ fn for_each_element(c: &Canonical, mut f: impl FnMut(i128)) {
             *i = 0;
         }
         if carried {
-            return;
+            return true;
         }
     }
 }
 
-/// Address → first owner (a listed view's tag), as an array over the span
-/// or as a list of `(address, tag)` sorted at the end.
-enum OwnerTable {
-    Dense {
-        owner: Vec<u32>,
-        /// By tag: holds an address another view holds.
-        shared: Vec<bool>,
-    },
-    Sparse(Vec<(i128, u32)>),
+/// For each view, whether it shares an address with another, with a bitset
+/// over `[base, base + width)`: a view shares with an earlier one iff one of
+/// its addresses is set before its own are added (its own repeats are then
+/// not mistaken for sharing), and with a later one iff the same holds in the
+/// reverse order.
+fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128) -> Vec<bool> {
+    let words = usize::try_from((width + 63) / 64).unwrap_or(0);
+    let mut seen = vec![0u64; words];
+    let mut shared = vec![false; views.len()];
+    let slot = |a: i128| {
+        let at = u64::try_from(a - base).ok()?;
+        Some((usize::try_from(at / 64).ok()?, 1u64 << (at % 64)))
+    };
+    for backward in [false, true] {
+        seen.fill(0);
+        let order: Box<dyn Iterator<Item = usize>> = if backward {
+            Box::new((0..views.len()).rev())
+        } else {
+            Box::new(0..views.len())
+        };
+        for k in order {
+            let (Some(c), Some(flag)) = (views.get(k), shared.get_mut(k)) else {
+                continue;
+            };
+            if !*flag {
+                *flag = !for_each_element(c, |a| {
+                    slot(a).and_then(|(w, bit)| seen.get(w).map(|word| word & bit == 0))
+                        != Some(false)
+                });
+            }
+            for_each_element(c, |a| {
+                if let Some(word) = slot(a).and_then(|(w, bit)| Some((seen.get_mut(w)?, bit))) {
+                    *word.0 |= word.1;
+                }
+                true
+            });
+        }
+    }
+    shared
 }
 
-impl OwnerTable {
-    const FREE: u32 = u32::MAX;
-
-    fn new(dense: bool, width: i128, elements: u64, views: usize) -> Self {
-        match (dense, usize::try_from(width)) {
-            (true, Ok(width)) => Self::Dense {
-                owner: vec![Self::FREE; width],
-                shared: vec![false; views],
-            },
-            _ => Self::Sparse(Vec::with_capacity(usize::try_from(elements).unwrap_or(0))),
-        }
+/// [`shared_by_bitset`] for a sparse span: all `(address, view)` sorted.
+fn shared_by_sorting(views: &[&Canonical], total: u64) -> Vec<bool> {
+    let mut list: Vec<(i128, usize)> = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for (k, c) in views.iter().enumerate() {
+        for_each_element(c, |a| {
+            list.push((a, k));
+            true
+        });
     }
-
-    /// Records that view `tag` holds the address `base + at`.
-    fn add(&mut self, at: i128, tag: u32) {
-        match self {
-            Self::Dense { owner, shared } => {
-                let slot = usize::try_from(at).ok().and_then(|at| owner.get_mut(at));
-                if let Some(slot) = slot {
-                    if *slot == Self::FREE {
-                        *slot = tag;
-                    } else if *slot != tag {
-                        for t in [*slot, tag] {
-                            let flag = usize::try_from(t).ok().and_then(|t| shared.get_mut(t));
-                            if let Some(flag) = flag {
-                                *flag = true;
-                            }
-                        }
-                    }
+    list.sort_unstable();
+    list.dedup();
+    let mut shared = vec![false; views.len()];
+    for run in list.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            for &(_, k) in run {
+                if let Some(flag) = shared.get_mut(k) {
+                    *flag = true;
                 }
             }
-            Self::Sparse(list) => list.push((at, tag)),
         }
     }
-
-    /// The tags of views holding an address some other view holds too.
-    fn shared(self) -> Vec<u32> {
-        match self {
-            Self::Dense { shared, .. } => (0u32..)
-                .zip(shared)
-                .filter_map(|(tag, s)| s.then_some(tag))
-                .collect(),
-            Self::Sparse(mut list) => {
-                list.sort_unstable();
-                list.dedup();
-                let mut out = Vec::new();
-                for run in list.chunk_by(|a, b| a.0 == b.0) {
-                    if run.len() > 1 {
-                        out.extend(run.iter().map(|&(_, tag)| tag));
-                    }
-                }
-                out
-            }
-        }
-    }
+    shared
 }
