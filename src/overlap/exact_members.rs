@@ -542,11 +542,10 @@ fn for_each_element(c: &Canonical, mut f: impl FnMut(i128) -> bool) -> bool {
 fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128) -> Vec<bool> {
     let words = usize::try_from((width + 63) / 64).unwrap_or(0);
     let mut seen = vec![0u64; words];
+    // Offsets from `base` and strides fit `u64` (the span does): the inner
+    // loops then run on machine words.
+    let relative: Vec<Option<Grid>> = views.iter().map(|c| Grid::of(c, base)).collect();
     let mut shared = vec![false; views.len()];
-    let slot = |a: i128| {
-        let at = u64::try_from(a - base).ok()?;
-        Some((usize::try_from(at / 64).ok()?, 1u64 << (at % 64)))
-    };
     for backward in [false, true] {
         seen.fill(0);
         let order: Box<dyn Iterator<Item = usize>> = if backward {
@@ -555,24 +554,84 @@ fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128) -> Vec<bool> 
             Box::new(0..views.len())
         };
         for k in order {
-            let (Some(c), Some(flag)) = (views.get(k), shared.get_mut(k)) else {
+            let (Some(Some(g)), Some(flag)) = (relative.get(k), shared.get_mut(k)) else {
+                // Not expected (the span bounds every address); may overlap.
+                if let Some(flag) = shared.get_mut(k) {
+                    *flag = true;
+                }
                 continue;
             };
             if !*flag {
-                *flag = !for_each_element(c, |a| {
-                    slot(a).and_then(|(w, bit)| seen.get(w).map(|word| word & bit == 0))
-                        != Some(false)
+                *flag = !g.for_each(|at| {
+                    let word = usize::try_from(at / 64).ok().and_then(|w| seen.get(w));
+                    word.is_some_and(|word| word & (1 << (at % 64)) == 0)
                 });
             }
-            for_each_element(c, |a| {
-                if let Some(word) = slot(a).and_then(|(w, bit)| Some((seen.get_mut(w)?, bit))) {
-                    *word.0 |= word.1;
+            g.for_each(|at| {
+                let word = usize::try_from(at / 64).ok().and_then(|w| seen.get_mut(w));
+                if let Some(word) = word {
+                    *word |= 1 << (at % 64);
                 }
                 true
             });
         }
     }
     shared
+}
+
+/// A normalized view as offsets from a base, in machine words.
+struct Grid {
+    offset: u64,
+    /// `(count, stride)`, innermost first.
+    dims: Vec<(u64, u64)>,
+}
+
+impl Grid {
+    fn of(c: &Canonical, base: i128) -> Option<Self> {
+        let dims = c
+            .dims
+            .iter()
+            .map(|d| Some((u64::try_from(d.count).ok()?, u64::try_from(d.stride).ok()?)))
+            .collect::<Option<_>>()?;
+        // `last − base` fits, so every address and partial sum does.
+        u64::try_from(c.last - base).ok()?;
+        Some(Self {
+            offset: u64::try_from(c.offset - base).ok()?,
+            dims,
+        })
+    }
+
+    /// [`for_each_element`] on offsets.
+    fn for_each(&self, mut f: impl FnMut(u64) -> bool) -> bool {
+        let Some((&(count, stride), outer)) = self.dims.split_first() else {
+            return f(self.offset);
+        };
+        let mut index = vec![0u64; outer.len()];
+        let mut row = self.offset;
+        loop {
+            let mut a = row;
+            for _ in 0..count {
+                if !f(a) {
+                    return false;
+                }
+                a = a.wrapping_add(stride);
+            }
+            let mut carried = true;
+            for (i, &(n, s)) in index.iter_mut().zip(outer) {
+                *i += 1;
+                row = row.wrapping_add(s);
+                if *i < n {
+                    carried = false;
+                    break;
+                }
+                row = row.wrapping_sub(n.wrapping_mul(s));
+                *i = 0;
+            }
+            if carried {
+                return true;
+            }
+        }
+    }
 }
 
 /// [`shared_by_bitset`] for a sparse span: all `(address, view)` sorted.
