@@ -90,7 +90,7 @@ fn overlap_input_refuses_negative_geometry_like_analyze() {
         let line = format!(r#"{{"id": 0, "tensors": [{good}, {bad}]}}"#);
         for mode in ["torch", "exact"] {
             let (code, stdout, stderr) = overlap_cli(&line, &["--mode", mode]);
-            assert_eq!(code, Some(2), "{mode}: {stdout}");
+            assert_eq!(code, Some(3), "{mode}: {stdout}");
             assert!(stdout.is_empty(), "{mode}: answered {stdout}");
             assert!(stderr.contains(message), "{mode}: {stderr}");
         }
