@@ -185,6 +185,45 @@ def _custom_view():
     return f, (torch.randn(2, 3, requires_grad=True),), {}
 
 
+# The shared custom-op cases register their operators in the `aotio_s`
+# namespace; `double` has no autograd formula, so its joint export is refused.
+@torch.library.custom_op("aotio_s::double", mutates_args=())
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return x * 2
+
+
+@_double.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("aotio_s::add_into_", mutates_args=("out",))
+def _add_into_(out: torch.Tensor, x: torch.Tensor) -> None:
+    out.add_(x)
+
+
+@_add_into_.register_fake
+def _(out, x):
+    return None
+
+
+@case("custom_op_functional_and_view")
+def _custom_op_functional_and_view():
+    def f(x):
+        return _double(x), x.view(-1)
+
+    return f, (torch.randn(2, 3, requires_grad=True),), {}
+
+
+@case("custom_op_mutates_input")
+def _custom_op_mutates_input():
+    def f(out, x):
+        _add_into_(out, x)
+        return out * 2
+
+    return f, (torch.randn(4), torch.randn(4)), {}
+
+
 @case("split_input_train")
 def _split():
     def f(x):

@@ -15,10 +15,6 @@ from conftest import GRAPHS
 import aotio
 from aotio._diff import exact_diff
 
-# The one known gap, as in tests/signature.rs: the oracle exported the joint
-# graph of one plain function, which nothing in its dump tells from others.
-KNOWN_SIGNATURE_GAPS = {"plain_pointwise_train": "graph_signature.joint"}
-
 
 def _case(path):
     case = json.loads(path.read_text())
@@ -31,12 +27,6 @@ def test_expect_reproduced(path):
     dump, expect = _case(path)
     report = aotio.analyze(aotio.Graph.from_dict(dump))
     problems = exact_diff(expect, report.to_dict())
-    gap = KNOWN_SIGNATURE_GAPS.get(path.stem)
-    if gap is not None:
-        # Checked, not skipped: the gap is where it is said to be, and only there.
-        assert problems, f"{path.stem} now matches PyTorch: drop it from KNOWN_SIGNATURE_GAPS"
-        assert all(p.startswith(gap) for p in problems), "\n".join(problems)
-        problems = exact_diff(expect, report.to_dict(), keys=["needs_autograd", "fw_metadata"])
     assert not problems, f"{path.stem} differs from PyTorch:\n" + "\n".join(problems)
 
 

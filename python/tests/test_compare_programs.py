@@ -13,10 +13,6 @@ PROGRAMS = all_programs()
 # Disagreements with PyTorch that are bugs in aotio's analysis, not in these
 # programs: each fails once fixed (strict xfail), so it is noticed.
 KNOWN_AOTIO_BUGS: dict[str, str] = {
-    "grad_and_export.dict_and_list_outputs": (
-        "aotio's export out_spec for a dict return is the dict itself; aot_export_module "
-        "wraps a non-tuple return in a 1-tuple (conformance README, graph_signature)"
-    ),
     "grad_and_export.none_input_and_output": (
         "a function returning None is dumped with an empty output tuple (as the reference "
         "tracer writes it), so aotio cannot see that export wraps None in a 1-tuple "
@@ -25,15 +21,6 @@ KNOWN_AOTIO_BUGS: dict[str, str] = {
     "custom_ops.functional_custom_op_and_view": (
         "aotio ignores config.export: the joint signature asked for a function without "
         "parameters is not produced (shared case plain_pointwise_train fails the same way)"
-    ),
-    "custom_ops.mutating_custom_op": (
-        "aotio does not read the write annotation (a0!) of a torch.library custom op's "
-        "schema: the mutated input is reported NOT_MUTATED (shared case "
-        "custom_op_mutates_input fails the same way)"
-    ),
-    "custom_ops.custom_op_two_mutated_args": (
-        "aotio does not read the write annotations (a0!, a1!) of a torch.library custom "
-        "op's schema: both mutated inputs are reported NOT_MUTATED"
     ),
     "refusals.copy_into_aliased_input_train": (
         "input-mutation tangent of a view input last written by copy_: PyTorch keeps the "

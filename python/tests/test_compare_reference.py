@@ -40,24 +40,7 @@ def test_pytorch_expect_matches_shared_data(name):
     assert not diff, f"{name}:\n{diff}"
 
 
-# Shared cases aotio itself gets wrong (also when analysing the stored dump).
-AOTIO_GAPS = {
-    "plain_pointwise_train": (
-        "aotio ignores config.export: the joint signature asked for a function without "
-        "parameters is not produced"
-    ),
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=AOTIO_GAPS[n]))
-        if n in AOTIO_GAPS
-        else n
-        for n in sorted(REFERENCE_PROGRAMS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(REFERENCE_PROGRAMS))
 def test_traced_program_analysis_matches_shared_data(name):
     # End to end: program -> aotio.trace -> aotio.analyze, against the
     # recorded expect block (no live PyTorch analysis involved).
