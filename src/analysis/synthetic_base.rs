@@ -17,6 +17,7 @@ use super::meta::{
 };
 use crate::ir::dtype::itemsize;
 use crate::ir::expr::SizeExpr;
+use crate::ir::Value;
 
 /// A tensor argument as `merge_view_inputs` sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,7 +44,9 @@ pub struct BaseTensor {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MergeArg {
     Tensor(Box<ArgTensor>),
-    Other,
+    /// A non-tensor argument (a SymInt, an int, ...): passed through in
+    /// place, and printed as the dump writes it.
+    Other(Value),
 }
 
 /// An inner argument: a base, or an outer argument passed through.
@@ -599,6 +602,24 @@ fn arg_json<'a>(args: &'a MergeArgs, p: usize) -> Option<TensorJson<'a>> {
     }
 }
 
+/// An inner argument passed through: a tensor's meta, or a non-tensor value
+/// in the dump's encoding (PyTorch keeps SymInts and other scalars in place).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PassedJson<'a> {
+    Tensor(Option<TensorJson<'a>>),
+    Value(serde_json::Value),
+}
+
+fn passed_json(args: &MergeArgs, p: usize) -> PassedJson<'_> {
+    match args.get(p) {
+        Some(MergeArg::Other(v)) => {
+            PassedJson::Value(v.scalar_json().unwrap_or(serde_json::Value::Null))
+        }
+        _ => PassedJson::Tensor(arg_json(args, p)),
+    }
+}
+
 struct InfoJson<'a>(&'a MergedConvention, &'a MergeArgs);
 
 impl Serialize for InfoJson<'_> {
@@ -633,7 +654,7 @@ impl Serialize for InnerJson<'_> {
                     spec,
                     requires_grad: *requires_grad,
                 })?,
-                InnerArg::Outer(p) => seq.serialize_element(&arg_json(self.1, *p))?,
+                InnerArg::Outer(p) => seq.serialize_element(&passed_json(self.1, *p))?,
             }
         }
         seq.end()

@@ -145,6 +145,39 @@ pub enum Value {
 }
 
 impl Value {
+    /// A non-tensor value in the dump's own encoding (format §7:
+    /// `{"int": 3}`, `{"symint": "s0"}`, ...), as PyTorch's results print
+    /// non-tensor arguments; `None` for a tensor, which has a writer of its own.
+    pub fn scalar_json(&self) -> Option<serde_json::Value> {
+        use serde_json::json;
+        Some(match self {
+            Value::Tensor(_) => return None,
+            Value::None => serde_json::Value::Null,
+            Value::Int(v) => json!({ "int": v }),
+            Value::SymInt(e) => match e.as_int() {
+                // A SymInt known to be constant is written as an int.
+                Some(v) => json!({ "int": v }),
+                None => json!({ "symint": e.to_json() }),
+            },
+            Value::Float(v) => match v.get() {
+                f if f.is_finite() => json!({ "float": f }),
+                f if f.is_nan() => json!({ "float": "nan" }),
+                f if f > 0.0 => json!({ "float": "inf" }),
+                _ => json!({ "float": "-inf" }),
+            },
+            Value::SymFloat(e) => json!({ "symfloat": e }),
+            Value::Bool(v) => json!({ "bool": v }),
+            Value::SymBool(e) => json!({ "symbool": e }),
+            Value::Str(v) => json!({ "str": v }),
+            Value::List(items) => json!({
+                "list": items
+                    .iter()
+                    .map(|v| v.scalar_json().unwrap_or(serde_json::Value::Null))
+                    .collect::<Vec<_>>()
+            }),
+        })
+    }
+
     pub fn as_tensor(&self) -> Option<&TensorMeta> {
         match self {
             Value::Tensor(t) => Some(t),

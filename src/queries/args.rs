@@ -167,7 +167,10 @@ impl<'db> ArgReader<'db> {
     fn merge_arg(&self, i: usize) -> MergeArg {
         match self.tensor(i) {
             Some(t) => MergeArg::Tensor(Box::new(t)),
-            None => MergeArg::Other,
+            None => MergeArg::Other(match self.kept.get(i) {
+                Some(k) => k.arg.placeholder.value(self.db).clone(),
+                None => crate::ir::Value::None,
+            }),
         }
     }
 }

@@ -110,3 +110,13 @@ def set_built_aliases_mutated():
     a = torch.empty(0).set_(storage, 0, (6,), (1,))
     b = torch.empty(0).set_(storage, 3, (6,), (1,))
     return f, (a, b), {}, NO_EXPORT
+
+
+def synthetic_base_beside_symint():
+    # The SymInt stays in place among the inner arguments, after the base.
+    def f(a, b, n):
+        a.mul_(2)
+        return a + n, b * n
+
+    base = torch.zeros(10)
+    return f, (base[0:6], base[2:8], 3), {}, {**NO_EXPORT, "dynamic": True}
