@@ -19,8 +19,9 @@ KNOWN_AOTIO_BUGS: dict[str, str] = {
         "(user_outputs [None]); version 1 cannot tell `return None` from `return ()`"
     ),
     "custom_ops.functional_custom_op_and_view": (
-        "aotio ignores config.export: the joint signature asked for a function without "
-        "parameters is not produced (shared case plain_pointwise_train fails the same way)"
+        "the op registers an autograd formula, so PyTorch exports the joint graph; a "
+        "version-1 dump cannot say so and aotio assumes none (as the shared case "
+        "custom_op_functional_and_view requires), refusing the joint export"
     ),
     "refusals.copy_into_aliased_input_train": (
         "input-mutation tangent of a view input last written by copy_: PyTorch keeps the "
