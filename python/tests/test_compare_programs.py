@@ -28,13 +28,10 @@ KNOWN_AOTIO_BUGS: dict[str, str] = {
         "storage offset of the value before the write (12), aotio applies the offset-0 "
         "rule; semantics 3.3.6 documents this operator-dependent exception"
     ),
-    "refusals.multi_output_view_returned_after_inplace": (
-        "PyTorch refuses (collect_metadata RuntimeError from autograd) returning an unbind "
-        "output whose base was then modified in place; aotio accepts it"
-    ),
     "refusals.no_grad_view_returned_after_base_mutation": (
-        "PyTorch refuses (collect_metadata RuntimeError from autograd) returning a view made "
-        "under no_grad whose base was then modified in place with grad on; aotio accepts it"
+        "metadata collection refuses as PyTorch does (a no_grad view returned after its base "
+        "was written with grad on), but aotio's no_grad replay for the inference export "
+        "raises AssertionError where PyTorch exports"
     ),
     "dynamic.slice_then_clone": (
         "the clone's contiguous stride is Max(1, s27 - 1) as PyTorch prints it; aotio's "

@@ -49,8 +49,8 @@ pub struct Object {
     /// Grad mode when the object was created (semantics §3.2 A3).
     pub created_with_grad: bool,
     pub is_input: bool,
-    /// The last node taking the object as an argument (autograd reads its
-    /// `grad_fn` there), or `first_node`.
+    /// The last node taking the object as an argument or returning it
+    /// (autograd reads its `grad_fn` there), or `first_node`.
     pub last_use: usize,
 }
 
@@ -241,6 +241,12 @@ impl<'a> Tracer<'a> {
                 if let Some(Arg::List(items)) = node.args.first() {
                     for (k, item) in items.iter().enumerate() {
                         let slot = self.output_slot(node, k, item)?;
+                        // Collection reads each returned tensor's `grad_fn`: a use.
+                        if let OutputSlot::Tensor(o) = slot {
+                            if let Some(obj) = self.out.objects.get_mut(o) {
+                                obj.last_use = i;
+                            }
+                        }
                         self.out.outputs.push(slot);
                     }
                 }
