@@ -27,15 +27,23 @@ def expect_of(name):
     return json.loads((CASES / f"{name}.json").read_text())["expect"]
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCE_PROGRAMS))
-def test_pytorch_expect_matches_shared_data(name):
+def run_reference(name, run):
+    """`run(fn, args, kwargs, export=..., **options)` on reference program
+    `name`, in its grad mode, asking for the flavours its expect block has;
+    returns the recorded expect block and what `run` gave."""
     recorded = expect_of(name)
     build, options = REFERENCE_PROGRAMS[name]
     options = dict(options)
     grad_enabled = options.pop("grad_enabled", True)
     fn, args, kwargs = build()
     with torch.set_grad_enabled(grad_enabled):
-        live = pytorch_expect(fn, args, kwargs, export=list(recorded["graph_signature"]), **options)
+        got = run(fn, args, kwargs, export=list(recorded["graph_signature"]), **options)
+    return recorded, got
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_PROGRAMS))
+def test_pytorch_expect_matches_shared_data(name):
+    recorded, live = run_reference(name, pytorch_expect)
     diff = diff_expect(recorded, live)
     assert not diff, f"{name}:\n{diff}"
 
@@ -44,13 +52,7 @@ def test_pytorch_expect_matches_shared_data(name):
 def test_traced_program_analysis_matches_shared_data(name):
     # End to end: program -> aotio.trace -> aotio.analyze, against the
     # recorded expect block (no live PyTorch analysis involved).
-    recorded = expect_of(name)
-    build, options = REFERENCE_PROGRAMS[name]
-    options = dict(options)
-    grad_enabled = options.pop("grad_enabled", True)
-    fn, args, kwargs = build()
-    with torch.set_grad_enabled(grad_enabled):
-        graph = trace(fn, args, kwargs, export=list(recorded["graph_signature"]), **options)
+    recorded, graph = run_reference(name, trace)
     diff = diff_expect(recorded, aotio.analyze(graph).to_dict())
     assert not diff, f"{name}:\n{diff}"
 
