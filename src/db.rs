@@ -12,11 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use salsa::{Durability, Setter};
 
-use crate::analysis::collect::python_type;
-use crate::analysis::signature::ArgKind;
-use crate::ir::dtype::is_floating_point;
+pub use crate::analysis::facts::ValueFacts;
 use crate::ir::{
-    fingerprint, Autograd, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
+    fingerprint, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
 };
 pub use crate::overlap::Mode as OverlapMode;
 
@@ -60,33 +58,6 @@ pub struct NodeInput {
     /// compares versions through it. No query reads it.
     #[returns(copy)]
     pub fingerprint: u64,
-}
-
-/// A value's facts that change less often than its geometry, derived from
-/// the value whenever it is set.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ValueFacts {
-    pub autograd: Option<Autograd>,
-    /// The tensor's real storage.
-    pub storage: Option<u64>,
-    pub is_floating: bool,
-    /// What export sees: a tensor, a symbol, or a constant.
-    pub arg_kind: ArgKind,
-    /// The Python type of the value as AOTAutograd sees it.
-    pub type_name: &'static str,
-}
-
-impl ValueFacts {
-    pub fn of(value: &Value) -> ValueFacts {
-        let tensor = value.as_tensor();
-        ValueFacts {
-            autograd: tensor.map(|t| t.autograd),
-            storage: tensor.map(|t| t.geometry.storage),
-            is_floating: tensor.is_some_and(|t| is_floating_point(&t.geometry.dtype)),
-            arg_kind: ArgKind::of(value),
-            type_name: python_type(value),
-        }
-    }
 }
 
 /// The database. `executed` records which queries ran, when logging is on

@@ -9,12 +9,13 @@ use serde::Serialize;
 
 use crate::analysis::dedupe::Dedupe;
 use crate::analysis::signature::Signatures;
+use crate::analysis::storage_overlap::{Guard, OverlappingInputs, SymbolicOverlap};
 use crate::analysis::synthetic_base::SyntheticBaseReport;
+use crate::analysis::trace::AliasTrace;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
-use crate::ir::{self, Graph, LoadError, Node};
+use crate::ir::{self, Arg, Graph, LoadError, Node, NodeOp, Symbols, Value};
 use crate::queries;
-use crate::queries::{Guard, OverlappingInputs, SymbolicOverlap};
 
 /// One graph under analysis, in a database that keeps results between edits.
 pub struct Session {
@@ -68,6 +69,73 @@ pub struct Report {
     pub error: Option<TorchError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_signature: Option<Arc<Signatures>>,
+    /// What printing the report needs of the graph itself; not a PyTorch field.
+    #[serde(skip)]
+    pub graph: Arc<GraphFacts>,
+}
+
+/// What a report's readers need of the graph besides PyTorch's fields:
+/// names, the inputs' values, and the alias trace behind the evidence
+/// (`analysis::why`). Renderers read this, never the database.
+#[derive(Clone, Debug)]
+pub struct GraphFacts {
+    /// Every node's name, in graph order.
+    pub node_names: Vec<Arc<str>>,
+    /// The placeholders, in input order.
+    pub inputs: Vec<InputFacts>,
+    /// The output node's arguments, as Python prints them.
+    pub output_names: Vec<String>,
+    pub symbols: Symbols,
+    /// The functionalization model's record, when the graph could be traced.
+    pub trace: Option<Arc<AliasTrace>>,
+}
+
+/// A placeholder: its name and the value it carries.
+#[derive(Clone, Debug)]
+pub struct InputFacts {
+    pub name: Arc<str>,
+    pub value: Value,
+}
+
+impl GraphFacts {
+    fn of(db: &Database, graph: GraphInput) -> GraphFacts {
+        let nodes = graph.nodes(db);
+        let inputs = nodes
+            .iter()
+            .map(|n| (n.structure(db), n))
+            .filter(|(s, _)| matches!(s.op, NodeOp::Placeholder { .. }))
+            .map(|(s, n)| InputFacts {
+                name: s.name.clone(),
+                value: n.value(db).clone(),
+            })
+            .collect();
+        let output_names = match nodes.last().and_then(|n| n.structure(db).args.first()) {
+            Some(Arg::List(items)) => items.iter().map(python_repr).collect(),
+            _ => Vec::new(),
+        };
+        GraphFacts {
+            node_names: nodes.iter().map(|n| n.structure(db).name.clone()).collect(),
+            inputs,
+            output_names,
+            symbols: graph.symbols(db).clone(),
+            trace: queries::meta::alias_trace(db, graph).as_ref().ok().cloned(),
+        }
+    }
+}
+
+/// An output node's argument as Python prints the value it stands for.
+fn python_repr(a: &Arg) -> String {
+    match a {
+        Arg::Node(n) => n.to_string(),
+        Arg::Int(i) => i.to_string(),
+        Arg::Float(f) => f.get().to_string(),
+        Arg::Bool(true) => "True".to_owned(),
+        Arg::Bool(false) => "False".to_owned(),
+        Arg::None => "None".to_owned(),
+        Arg::Str(s) => format!("{s:?}"),
+        Arg::List(_) => "[...]".to_owned(),
+        Arg::Tagged(k, v) => format!("{k}={v}"),
+    }
 }
 
 /// The result of a later stage: its value, or PyTorch's refusal there.
@@ -235,7 +303,7 @@ impl Session {
 
     /// The collected `ViewAndMutationMeta`.
     pub fn fw_metadata(&self) -> Result<&ViewAndMutationMeta, &AnalysisError> {
-        queries::fw_metadata(&self.db, self.graph)
+        queries::meta::fw_metadata(&self.db, self.graph)
             .as_ref()
             .map(|m| &**m)
     }
@@ -244,9 +312,10 @@ impl Session {
     /// `Err`; cases PyTorch refuses give a report with `error` set.
     pub fn report(&self) -> Result<Report, AnalysisError> {
         // Export runs its own collection, so it has a result even where this one is refused.
-        let graph_signature = Some(queries::graph_signatures(&self.db, self.graph).clone()?);
+        let graph_signature =
+            Some(queries::signature::graph_signatures(&self.db, self.graph).clone()?);
         // Results are shared with the database, not copied: a warm report is a lookup.
-        let meta = match queries::fw_metadata(&self.db, self.graph) {
+        let meta = match queries::meta::fw_metadata(&self.db, self.graph) {
             Ok(m) => m.clone(),
             Err(AnalysisError::Torch(e)) => {
                 return Ok(Report {
@@ -259,23 +328,24 @@ impl Session {
                     aot_guards: None,
                     error: Some(e.clone()),
                     graph_signature,
+                    graph: Arc::new(GraphFacts::of(&self.db, self.graph)),
                 })
             }
             Err(e) => return Err(e.clone()),
         };
         let db = &self.db;
-        let needs_autograd = queries::needs_autograd(db, self.graph).clone()?;
-        let dedupe = Stage::of(queries::dedupe(db, self.graph))?;
+        let needs_autograd = queries::meta::needs_autograd(db, self.graph).clone()?;
+        let dedupe = Stage::of(queries::dedupe::dedupe(db, self.graph))?;
         // Later stages only run when dedupe succeeded.
         fn later<T>(q: &Result<Arc<T>, AnalysisError>) -> Result<Option<Arc<T>>, AnalysisError> {
             q.as_ref().map(|v| Some(v.clone())).map_err(Clone::clone)
         }
         let (synthetic_base, overlapping_inputs, symbolic_overlap, aot_guards) = match &dedupe {
             Stage::Done(_) => (
-                later(queries::synthetic_bases(db, self.graph))?,
-                later(queries::overlapping_inputs(db, self.graph))?,
-                later(queries::symbolic_overlap(db, self.graph))?,
-                later(queries::aot_guards(db, self.graph))?,
+                later(queries::synthetic_base::synthetic_bases(db, self.graph))?,
+                later(queries::overlap::overlapping_inputs(db, self.graph))?,
+                later(queries::overlap::symbolic_overlap(db, self.graph))?,
+                later(queries::overlap::aot_guards(db, self.graph))?,
             ),
             Stage::Refused { .. } => (None, None, None, None),
         };
@@ -289,6 +359,7 @@ impl Session {
             aot_guards,
             error: None,
             graph_signature,
+            graph: Arc::new(GraphFacts::of(db, self.graph)),
         })
     }
 }

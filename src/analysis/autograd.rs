@@ -6,6 +6,12 @@ use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
 use super::trace::{AliasTrace, ObjectIdx};
 use crate::ir::{Autograd, GradFn};
 
+/// The autograd facts the dump recorded for each node's value, by node
+/// index: what the autograd analysis reads of the values.
+pub trait RecordedAutograd {
+    fn recorded_autograd(&self, node: usize) -> Option<Autograd>;
+}
+
 /// An object's autograd facts at the end of the function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FinalAutograd {
@@ -42,7 +48,7 @@ fn refusal(message: String, node: usize) -> AnalysisError {
         .into()
 }
 
-/// `recorded(node)` is the autograd facts a tensor node's value carries.
+/// `recorded` gives the autograd facts a tensor node's value carries.
 ///
 /// Autograd's own refusals while the function is traced are raised here,
 /// each where PyTorch raises it:
@@ -57,13 +63,14 @@ fn refusal(message: String, node: usize) -> AnalysisError {
 /// * `VariableTypeManual`'s `resize_`: resizing a tensor that requires grad.
 pub fn final_autograd(
     trace: &AliasTrace,
-    recorded: &dyn Fn(usize) -> Option<Autograd>,
+    recorded: &dyn RecordedAutograd,
 ) -> Result<Vec<FinalAutograd>, AnalysisError> {
     let mut state: Vec<FinalAutograd> = trace
         .objects
         .iter()
         .map(|o| {
-            recorded(o.last_node)
+            recorded
+                .recorded_autograd(o.last_node)
                 .map(|a| FinalAutograd::from_recorded(&a))
                 .unwrap_or(FinalAutograd {
                     requires_grad: false,
@@ -73,7 +80,11 @@ pub fn final_autograd(
                 })
         })
         .collect();
-    let requires_grad_at = |node: usize| recorded(node).is_some_and(|a| a.requires_grad);
+    let requires_grad_at = |node: usize| {
+        recorded
+            .recorded_autograd(node)
+            .is_some_and(|a| a.requires_grad)
+    };
 
     for r in &trace.resizes {
         if requires_grad_at(r.before) {

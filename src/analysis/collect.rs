@@ -2,9 +2,9 @@
 //! classification, intermediate bases and traced tangents, read off the
 //! alias trace, the final autograd state and the tensors' geometry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::autograd::FinalAutograd;
+use super::autograd::{FinalAutograd, RecordedAutograd};
 use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
 use super::layout;
 use super::meta::{
@@ -31,14 +31,62 @@ pub fn python_type(value: &Value) -> &'static str {
     }
 }
 
-/// Read access to the tensors' recorded facts, by node index.
-pub struct Facts<'a> {
-    pub geometry: &'a dyn Fn(usize) -> Option<&'a Geometry>,
-    pub recorded_autograd: &'a dyn Fn(usize) -> Option<Autograd>,
+/// Read access to the tensors' recorded facts, by node index. The query
+/// layer implements it over the database, so that a collection step reads
+/// only the values it asks for.
+pub trait NodeFacts: RecordedAutograd {
+    fn geometry(&self, node: usize) -> Option<&Geometry>;
     /// Python type name of a non-tensor node's value (`int`, `torch.SymInt`, ...).
-    pub value_type: &'a dyn Fn(usize) -> &'static str,
+    fn value_type(&self, node: usize) -> &'static str;
     /// A size expression's value at the hints.
-    pub hint: &'a dyn Fn(&SizeExpr) -> Option<i64>,
+    fn hint(&self, e: &SizeExpr) -> Option<i64>;
+}
+
+/// The recorded autograd facts of a dump traced with grad on, as a run that
+/// enters under `no_grad` sees them (see [`recorded_without_grad`]).
+/// `tensor_ids` and `grad_mode_differs` are per node; `inputs` are the
+/// placeholders' node indices.
+pub struct WithoutGrad<'a> {
+    recorded: &'a dyn RecordedAutograd,
+    tensor_ids: Vec<Option<u64>>,
+    grad_mode_differs: &'a [bool],
+    passed_in_requiring_grad: HashSet<u64>,
+}
+
+impl<'a> WithoutGrad<'a> {
+    pub fn new(
+        recorded: &'a dyn RecordedAutograd,
+        tensor_ids: Vec<Option<u64>>,
+        grad_mode_differs: &'a [bool],
+        inputs: &[usize],
+    ) -> Self {
+        let passed_in_requiring_grad = inputs
+            .iter()
+            .filter(|&&i| {
+                recorded
+                    .recorded_autograd(i)
+                    .is_some_and(|a| a.requires_grad)
+            })
+            .filter_map(|&i| tensor_ids.get(i).copied().flatten())
+            .collect();
+        WithoutGrad {
+            recorded,
+            tensor_ids,
+            grad_mode_differs,
+            passed_in_requiring_grad,
+        }
+    }
+}
+
+impl RecordedAutograd for WithoutGrad<'_> {
+    fn recorded_autograd(&self, node: usize) -> Option<Autograd> {
+        let id = self.tensor_ids.get(node).copied().flatten();
+        recorded_without_grad(
+            self.recorded.recorded_autograd(node),
+            self.grad_mode_differs.get(node).copied().unwrap_or(false),
+            id.is_some_and(|id| self.passed_in_requiring_grad.contains(&id)),
+        )
+    }
 }
 
 /// The autograd facts a run entered under `no_grad` gives a node, from a
@@ -69,7 +117,7 @@ pub fn recorded_without_grad(
 pub fn input_info(
     trace: &AliasTrace,
     autograd: &[FinalAutograd],
-    facts: &Facts<'_>,
+    facts: &dyn NodeFacts,
     keep_input_mutations: bool,
 ) -> Result<Vec<InputAliasInfo>, AnalysisError> {
     let mut out = Vec::with_capacity(trace.inputs.len());
@@ -97,7 +145,7 @@ pub fn input_info(
         let (before, after) = if w.last_node == placeholder {
             (None, None)
         } else {
-            ((facts.geometry)(placeholder), (facts.geometry)(w.last_node))
+            (facts.geometry(placeholder), facts.geometry(w.last_node))
         };
         let fs = trace
             .storages
@@ -122,7 +170,9 @@ pub fn input_info(
         let all_hidden = fs.mutations == 0;
         let all_no_grad = fs.mutations <= fs.no_grad_mutations;
         let mut info = InputAliasInfo {
-            is_leaf: (facts.recorded_autograd)(placeholder).is_some_and(|a| a.is_leaf),
+            is_leaf: facts
+                .recorded_autograd(placeholder)
+                .is_some_and(|a| a.is_leaf),
             // Evaluated before a storage mutation clears it (§5 item 7).
             mutations_under_no_grad_or_inference_mode: has_data_mutation && all_no_grad,
             mutates_data: has_data_mutation && !storage_mutation,
@@ -142,10 +192,13 @@ pub fn input_info(
 }
 
 /// Growing an input with `resize_` is refused by functionalization (semantics §3.2 rule 5).
-pub fn check_resizes(trace: &AliasTrace, facts: &Facts<'_>) -> Result<(), TorchError> {
+pub fn check_resizes(trace: &AliasTrace, facts: &dyn NodeFacts) -> Result<(), TorchError> {
     for r in &trace.resizes {
-        let nbytes =
-            |node: usize| (facts.geometry)(node).and_then(|g| (facts.hint)(&g.storage_nbytes));
+        let nbytes = |node: usize| {
+            facts
+                .geometry(node)
+                .and_then(|g| facts.hint(&g.storage_nbytes))
+        };
         if let (Some(after), Some(before)) = (nbytes(r.node), nbytes(r.before)) {
             if after > before {
                 return Err(TorchError::new(
@@ -195,13 +248,13 @@ pub fn output_info(
     trace: &AliasTrace,
     autograd: &[FinalAutograd],
     input_info: &[InputAliasInfo],
-    facts: &Facts<'_>,
+    facts: &dyn NodeFacts,
 ) -> Result<Outputs, AnalysisError> {
     let final_geometry = |o: ObjectIdx| {
         trace
             .objects
             .get(o)
-            .and_then(|obj| (facts.geometry)(obj.last_node))
+            .and_then(|obj| facts.geometry(obj.last_node))
     };
     let ag = |o: ObjectIdx| {
         autograd.get(o).copied().unwrap_or(FinalAutograd {
@@ -277,7 +330,7 @@ pub fn output_info(
         let o = match slot {
             OutputSlot::Tensor(o) => *o,
             OutputSlot::Node(n) => {
-                info.push(non_tensor_output(RawType::Python((facts.value_type)(*n))));
+                info.push(non_tensor_output(RawType::Python(facts.value_type(*n))));
                 continue;
             }
             OutputSlot::Literal(t) => {
@@ -408,13 +461,13 @@ pub fn traced_tangents(
     trace: &AliasTrace,
     input_info: &[InputAliasInfo],
     outputs: &Outputs,
-    facts: &Facts<'_>,
+    facts: &dyn NodeFacts,
 ) -> Vec<Tangent> {
     let final_geometry = |o: ObjectIdx| {
         trace
             .objects
             .get(o)
-            .and_then(|obj| (facts.geometry)(obj.last_node))
+            .and_then(|obj| facts.geometry(obj.last_node))
     };
     let mut out = Vec::new();
     for (i, info) in input_info.iter().enumerate() {
@@ -465,11 +518,11 @@ pub fn traced_tangents(
 
 /// The functionalized updated value of a mutated input: offset 0, the
 /// input's strides when dense, else dense strides in the same order.
-fn input_mutation_tangent(g: &Geometry, facts: &Facts<'_>) -> TensorSpec {
-    let stride = if layout::is_non_overlapping_and_dense(&g.shape, &g.stride, facts.hint) {
+fn input_mutation_tangent(g: &Geometry, facts: &dyn NodeFacts) -> TensorSpec {
+    let stride = if layout::is_non_overlapping_and_dense(&g.shape, &g.stride, &|e| facts.hint(e)) {
         g.stride.clone()
     } else {
-        layout::dense_strides_like(&g.shape, &g.stride, facts.hint)
+        layout::dense_strides_like(&g.shape, &g.stride, &|e| facts.hint(e))
     };
     TensorSpec {
         shape: g.shape.clone(),

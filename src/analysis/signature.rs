@@ -15,16 +15,19 @@
 //! quirks included (§5 items 19 and 20).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::autograd::RecordedAutograd;
+use super::error::AnalysisError;
 use super::error::{ExceptionType, TorchError};
+use super::facts::ValueFacts;
 use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo, Tangent};
 use super::pytree::{SpecError, TreeSpec};
-use crate::ir::{Arg, InputKind, NodeOp, NodeStructure, Value, F64};
+use super::trace::{AliasTrace, OutputSlot};
+use crate::ir::{Arg, Diagnostic, InputKind, NodeOp, NodeStructure, Value, F64};
 use crate::schema::is_python_callable;
 
 pub use crate::ir::Flavour;
@@ -388,24 +391,30 @@ pub fn refused(flavour: Flavour, e: &TorchError) -> Export {
     Export::Refused(ExportError::during(flavour, e))
 }
 
-/// `(input infos, is_inference)` → whether `merge_view_inputs` builds a
-/// synthetic base, or its refusal.
-pub type SyntheticBaseNeeded<'a> = dyn Fn(&[InputAliasInfo], bool) -> Result<bool, TorchError> + 'a;
+/// Whether `merge_view_inputs` builds a synthetic base for these input
+/// infos, or its refusal: it reads tensors this module does not see, so the
+/// query layer answers.
+pub trait SyntheticBaseCheck {
+    fn synthetic_base_needed(
+        &self,
+        input_info: &[InputAliasInfo],
+        is_inference: bool,
+    ) -> Result<bool, TorchError>;
+}
 
 /// One flavour of `aot_export_module`, in PyTorch's order (semantics §3.4,
 /// §3.10): metadata collection in the flavour's grad mode (`collected`, or
 /// its refusal), the loss check of the joint wrapper, the export bans, the
 /// training-or-inference decision, dedupe and synthetic bases (both banned
-/// for mutated inputs), tracing, the signature. `synthetic_base_needed(info,
-/// is_inference)` answers whether `merge_view_inputs` would build a synthetic
-/// base, or its refusal; it reads tensors this module does not see.
+/// for mutated inputs), tracing, the signature. `synthetic_base` answers
+/// whether `merge_view_inputs` would build a synthetic base.
 pub fn export(
     graph: &ExportGraph,
     flavour: Flavour,
     collected: Result<Collected<'_>, &TorchError>,
-    synthetic_base_needed: &SyntheticBaseNeeded<'_>,
+    synthetic_base: &dyn SyntheticBaseCheck,
 ) -> Export {
-    match export_checked(graph, flavour, collected, synthetic_base_needed) {
+    match export_checked(graph, flavour, collected, synthetic_base) {
         Ok(graph) => Export::Exported(Box::new(graph)),
         Err(e) => Export::Refused(e),
     }
@@ -415,7 +424,7 @@ fn export_checked(
     graph: &ExportGraph,
     flavour: Flavour,
     collected: Result<Collected<'_>, &TorchError>,
-    synthetic_base_needed: &SyntheticBaseNeeded<'_>,
+    synthetic_base: &dyn SyntheticBaseCheck,
 ) -> Result<ExportedGraph, ExportError> {
     let during = |e: &TorchError| ExportError::during(flavour, e);
     let collected = collected.map_err(during)?;
@@ -466,7 +475,10 @@ fn export_checked(
         collected.output_info,
     );
     check_duplicates(graph, collected.input_info, flavour)?;
-    if synthetic_base_needed(collected.input_info, !needs_autograd).map_err(|e| during(&e))? {
+    if synthetic_base
+        .synthetic_base_needed(collected.input_info, !needs_autograd)
+        .map_err(|e| during(&e))?
+    {
         return Err(refuse(
             ExceptionType::RuntimeError,
             "Encountered aliased inputs that are mutated in the graph you are trying to export. \
@@ -558,12 +570,13 @@ fn check_duplicates(
 /// Per node: the custom operator (one neither from `aten` nor a Python
 /// callable) whose grad-requiring result the node's value is computed from,
 /// through arguments (an in-place write makes the written object's later
-/// uses depend on what was written). `requires_grad(i)` is `None` for a
+/// uses depend on what was written). A node's recorded autograd facts are `None` for a
 /// node whose value is not a single tensor (a list picked by `getitem`).
 pub fn custom_ops_upstream(
     nodes: &[&NodeStructure],
-    requires_grad: &dyn Fn(usize) -> Option<bool>,
+    recorded: &dyn RecordedAutograd,
 ) -> Vec<Option<Arc<str>>> {
+    let requires_grad = |i: usize| recorded.recorded_autograd(i).map(|a| a.requires_grad);
     let index: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
@@ -1347,188 +1360,224 @@ impl ExportedGraph {
     }
 
     /// The dump's name of graph input `q`, for people reading both.
-    fn dump_name(&self, q: usize) -> &str {
+    pub fn dump_name(&self, q: usize) -> &str {
         self.graph.inputs.get(q).map_or("?", |r| &r.dump_name)
     }
+
+    /// The position of a graph input, by its graph name.
+    pub fn input_position(&self, graph_name: &str) -> Option<usize> {
+        self.graph.input_names.iter().position(|n| n == graph_name)
+    }
 }
 
-fn describe_arg(arg: &Argument) -> String {
+/// What export reads of the graph besides its metadata ([`ExportGraph`]),
+/// from the nodes' structures and value facts (in graph order), the alias
+/// trace and the dump's pytree specs.
+pub fn export_graph(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    in_spec: Option<&serde_json::Value>,
+    out_spec: Option<&serde_json::Value>,
+) -> Result<ExportGraph, AnalysisError> {
+    // The last write to each functional storage, found once (not per input).
+    let mut last_write = HashMap::new();
+    for w in &trace.writes {
+        if let Some(o) = trace.objects.get(w.object) {
+            last_write.insert(o.functional_storage, w.node);
+        }
+    }
+    let inputs = trace
+        .input_nodes
+        .iter()
+        .enumerate()
+        .map(|(p, &n)| export_input(nodes, facts, trace, p, n, &last_write))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_input_order(&inputs)?;
+    let custom_ops = custom_ops_upstream(nodes, &facts);
+    let outputs = export_outputs(nodes, facts, trace, &custom_ops);
+    let count = |f: fn(InputKind) -> bool| inputs.iter().filter(|i| f(i.kind)).count();
+    let (in_spec, out_spec) = export_specs(
+        in_spec,
+        out_spec,
+        count(|k| matches!(k, InputKind::Parameter | InputKind::Buffer)),
+        count(|k| k == InputKind::UserInput),
+        outputs.len(),
+    )
+    .map_err(|e| AnalysisError::Invalid(Diagnostic::at(None, e.path, e.message)))?;
+    Ok(ExportGraph {
+        inputs,
+        outputs,
+        in_spec,
+        out_spec,
+    })
+}
+
+/// Placeholder `p`, node `n`, as export reads it.
+fn export_input(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    p: usize,
+    n: usize,
+    last_write: &HashMap<usize, usize>,
+) -> Result<ExportInput, AnalysisError> {
+    let (Some(structure), Some(facts_of)) = (nodes.get(n), facts.get(n)) else {
+        return Err(AnalysisError::Invalid(Diagnostic::at(
+            None,
+            "nodes",
+            format!("placeholder {p} is missing"),
+        )));
+    };
+    let NodeOp::Placeholder { kind, fqn, .. } = &structure.op else {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "op",
+            "expected a placeholder",
+        ));
+    };
+    if matches!(kind, InputKind::Parameter | InputKind::Buffer) && fqn.is_none() {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "fqn",
+            "a parameter or buffer needs its module path to be exported",
+        ));
+    }
+    let autograd = facts_of.autograd;
+    let object = trace.inputs.get(p).copied().flatten();
+    let functional_storage = object
+        .and_then(|o| trace.objects.get(o))
+        .map(|o| o.functional_storage);
+    // The last write to the input's memory names its updated value.
+    let update_hint = functional_storage
+        .and_then(|fs| last_write.get(&fs))
+        .and_then(|&w| nodes.get(w))
+        .map(|w| w.name.clone());
+    let resized = structure.tensor_id.is_some()
+        && trace.resizes.iter().any(|r| {
+            nodes
+                .get(r.node)
+                .is_some_and(|rn| rn.tensor_id == structure.tensor_id)
+        });
+    Ok(ExportInput {
+        name: structure.name.clone(),
+        kind: *kind,
+        fqn: fqn.clone(),
+        arg: facts_of.arg_kind.clone(),
+        requires_grad: autograd.is_some_and(|a| a.requires_grad),
+        is_leaf: autograd.is_none_or(|a| a.is_leaf),
+        tensor_id: structure.tensor_id,
+        storage: facts_of.storage,
+        resized,
+        update_hint,
+    })
+}
+
+/// `GraphSignature` assumes parameters, then buffers, then user inputs (format §5).
+fn check_input_order(inputs: &[ExportInput]) -> Result<(), AnalysisError> {
+    let rank = |k: InputKind| match k {
+        InputKind::Parameter => Some(0),
+        InputKind::Buffer => Some(1),
+        InputKind::UserInput => Some(2),
+        InputKind::Token => None,
+    };
+    let mut last = 0;
+    for input in inputs {
+        let Some(r) = rank(input.kind) else { continue };
+        if r < last {
+            return Err(AnalysisError::invalid(
+                &input.name,
+                "kind",
+                "placeholders must list parameters, then buffers, then user inputs",
+            ));
+        }
+        last = r;
+    }
+    Ok(())
+}
+
+/// What each output is in the functional graph.
+fn export_outputs(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    custom_ops: &[Option<Arc<str>>],
+) -> Vec<ExportOutput> {
+    let literals: &[Arg] = match nodes.last().and_then(|n| n.args.first()) {
+        Some(Arg::List(items)) => items,
+        _ => &[],
+    };
+    let name_of = |n: usize| {
+        nodes
+            .get(n)
+            .map_or_else(|| Arc::from("out"), |n| n.name.clone())
+    };
+    trace
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, slot)| match slot {
+            OutputSlot::Tensor(o) => {
+                let obj = trace.objects.get(*o);
+                let last_node = obj.map_or(0, |obj| obj.last_node);
+                let floating = facts.get(last_node).is_some_and(|f| f.is_floating);
+                let input = obj
+                    .filter(|obj| obj.is_input)
+                    // FX binds a tensor passed twice to its last placeholder.
+                    .and_then(|_| trace.inputs.iter().rposition(|i| *i == Some(*o)));
+                let value = match input {
+                    Some(p) => OutputValue::Input(p),
+                    None => OutputValue::Tensor {
+                        object: *o,
+                        hint: name_of(last_node),
+                    },
+                };
+                ExportOutput {
+                    value,
+                    floating,
+                    custom_op: custom_ops.get(last_node).cloned().flatten(),
+                }
+            }
+            OutputSlot::Node(n) => {
+                let kind = facts
+                    .get(*n)
+                    .map_or(ArgKind::Constant(Constant::None), |f| f.arg_kind.clone());
+                let value = match kind {
+                    ArgKind::Constant(c) => OutputValue::Constant(c),
+                    kind => match trace.input_nodes.iter().position(|i| i == n) {
+                        Some(p) => OutputValue::Input(p),
+                        None => OutputValue::Symbolic {
+                            node: *n,
+                            hint: name_of(*n),
+                            kind,
+                        },
+                    },
+                };
+                ExportOutput {
+                    value,
+                    floating: false,
+                    custom_op: None,
+                }
+            }
+            OutputSlot::Literal(_) => ExportOutput {
+                value: OutputValue::Constant(literal(literals.get(k))),
+                floating: false,
+                custom_op: None,
+            },
+        })
+        .collect()
+}
+
+/// A literal output, as export records a constant.
+fn literal(arg: Option<&Arg>) -> Constant {
     match arg {
-        Argument::AsNone(_) => "None".to_owned(),
-        Argument::AsTensor(t) => t.name.clone(),
-        Argument::AsInt(v) => v.to_string(),
-        Argument::AsFloat(v) => v.0.get().to_string(),
-        Argument::AsString(v) => format!("{v:?}"),
-        Argument::AsBool(v) => if *v { "True" } else { "False" }.to_owned(),
-        Argument::AsSymInt(SymArgument::AsName(n))
-        | Argument::AsSymFloat(SymArgument::AsName(n))
-        | Argument::AsSymBool(SymArgument::AsName(n)) => n.clone(),
-    }
-}
-
-impl ExportedGraph {
-    /// A graph input's name with the dump's name beside it: `arg4_1 (out)`.
-    fn input_label(&self, graph_name: &str) -> String {
-        match self.graph.input_names.iter().position(|n| n == graph_name) {
-            Some(q) => format!("{graph_name} ({})", self.dump_name(q)),
-            None => graph_name.to_owned(),
-        }
-    }
-}
-
-fn describe_constant(value: &ConstantValue) -> String {
-    match value {
-        ConstantValue::AsNone(_) => "None".to_owned(),
-        ConstantValue::AsInt(v) => v.to_string(),
-        ConstantValue::AsFloat(v) => v.0.get().to_string(),
-        ConstantValue::AsString(v) => format!("{v:?}"),
-        ConstantValue::AsBool(v) => if *v { "True" } else { "False" }.to_owned(),
-    }
-}
-
-impl fmt::Display for ExportedGraph {
-    /// One line per graph input and output, by torch.export kind.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let specs = self.torch_export();
-        let mut inputs = Vec::with_capacity(specs.input_specs.len());
-        for (q, spec) in specs.input_specs.iter().enumerate() {
-            let (name, what) = match spec {
-                InputSpec::UserInput { arg } => (
-                    describe_arg(arg),
-                    format!("user input `{}`", self.dump_name(q)),
-                ),
-                InputSpec::Parameter {
-                    arg,
-                    parameter_name,
-                } => (arg.name.clone(), format!("parameter {parameter_name}")),
-                InputSpec::Buffer {
-                    arg, buffer_name, ..
-                } => (arg.name.clone(), format!("buffer {buffer_name}")),
-                InputSpec::Token { arg } => (arg.name.clone(), "token".to_owned()),
-                InputSpec::ConstantInput { name, value } => (
-                    name.clone(),
-                    format!(
-                        "constant input `{}` = {}",
-                        self.dump_name(q),
-                        describe_constant(value)
-                    ),
-                ),
-            };
-            inputs.push((name, what));
-        }
-        let mut outputs = Vec::with_capacity(specs.output_specs.len());
-        for spec in &specs.output_specs {
-            let (name, what) = match spec {
-                OutputSpec::UserOutput { arg } => (describe_arg(arg), "user output".to_owned()),
-                OutputSpec::LossOutput { arg } => (arg.name.clone(), "loss".to_owned()),
-                OutputSpec::BufferMutation { arg, buffer_name } => {
-                    (arg.name.clone(), format!("updated buffer {buffer_name}"))
-                }
-                OutputSpec::ParameterMutation {
-                    arg,
-                    parameter_name,
-                } => (
-                    arg.name.clone(),
-                    format!("updated parameter {parameter_name}"),
-                ),
-                OutputSpec::UserInputMutation {
-                    arg,
-                    user_input_name,
-                } => (
-                    arg.name.clone(),
-                    format!("updated user input {}", self.input_label(user_input_name)),
-                ),
-                OutputSpec::GradientToParameter {
-                    arg,
-                    parameter_name,
-                } => (
-                    arg.name.clone(),
-                    format!("gradient of parameter {parameter_name}"),
-                ),
-                OutputSpec::GradientToUserInput {
-                    arg,
-                    user_input_name,
-                } => (
-                    arg.name.clone(),
-                    format!(
-                        "gradient of user input {}",
-                        self.input_label(user_input_name)
-                    ),
-                ),
-                OutputSpec::Token { arg } => (arg.name.clone(), "token".to_owned()),
-            };
-            outputs.push((name, what));
-        }
-        let width = inputs
-            .iter()
-            .chain(&outputs)
-            .map(|(name, _)| name.len())
-            .max()
-            .unwrap_or(0);
-        for (title, rows) in [("inputs", &inputs), ("outputs", &outputs)] {
-            writeln!(f, "    {title}:")?;
-            for (k, (name, what)) in rows.iter().enumerate() {
-                writeln!(f, "      [{k}] {name:<width$}  {what}")?;
-            }
-        }
-        writeln!(
-            f,
-            "    in_spec {}  out_spec {}",
-            self.signature.in_spec, self.signature.out_spec
-        )?;
-        if let Some((named, loss)) = self.misplaced_loss() {
-            let name = |k: usize| {
-                self.signature
-                    .graph_output_names
-                    .get(k)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_else(|| "None".to_owned())
-            };
-            writeln!(
-                f,
-                "    note: PyTorch's backward_signature.loss_output is output [{named}] `{}`, \
-                 not the loss at [{loss}] `{}`: it does not skip the updated inputs \
-                 (semantics §5 item 19)",
-                name(named),
-                name(loss)
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Signatures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "export graph signatures (aot_export_module):")?;
-        if self.0.is_empty() {
-            writeln!(f, "  none asked for (config.export is empty)")?;
-        }
-        for (flavour, export) in &self.0 {
-            match export {
-                Export::Refused(e) => {
-                    writeln!(
-                        f,
-                        "  {}: PyTorch refuses at {} with {:?}:",
-                        flavour.as_str(),
-                        flavour.stage(),
-                        e.kind
-                    )?;
-                    for line in e.message.lines() {
-                        if line.is_empty() {
-                            writeln!(f)?;
-                        } else {
-                            writeln!(f, "    {line}")?;
-                        }
-                    }
-                }
-                Export::Exported(graph) => {
-                    writeln!(f, "  {}:", flavour.as_str())?;
-                    write!(f, "{graph}")?;
-                }
-            }
-        }
-        Ok(())
+        None | Some(Arg::None) => Constant::None,
+        Some(Arg::Int(v)) => Constant::Int(*v),
+        Some(Arg::Float(v)) => Constant::Float(*v),
+        Some(Arg::Bool(v)) => Constant::Bool(*v),
+        Some(Arg::Str(v)) => Constant::Str(v.clone()),
+        Some(Arg::Tagged(tag, v)) => Constant::Other(format!("{tag}={v}")),
+        Some(Arg::List(_) | Arg::Node(_)) => Constant::Other("list".to_owned()),
     }
 }
 
@@ -1653,15 +1702,26 @@ mod tests {
         /// Export with storages standing for overlap: a mutated input
         /// sharing its storage with another needs a synthetic base.
         fn export(&self, flavour: Flavour) -> Export {
-            let storages: Vec<Option<u64>> = self.graph.inputs.iter().map(|i| i.storage).collect();
-            let merge = |info: &[InputAliasInfo], _: bool| {
-                Ok(storages.iter().enumerate().any(|(i, s)| {
-                    s.is_some()
-                        && info.get(i).is_some_and(|m| m.mutates_data)
-                        && storages.iter().enumerate().any(|(j, t)| j != i && t == s)
-                }))
-            };
-            export(&self.graph, flavour, Ok(self.collected()), &merge)
+            let storages = SharedStorages(self.graph.inputs.iter().map(|i| i.storage).collect());
+            export(&self.graph, flavour, Ok(self.collected()), &storages)
+        }
+    }
+
+    /// Each input's storage: sharing one stands for overlapping.
+    struct SharedStorages(Vec<Option<u64>>);
+
+    impl SyntheticBaseCheck for SharedStorages {
+        fn synthetic_base_needed(
+            &self,
+            info: &[InputAliasInfo],
+            _: bool,
+        ) -> Result<bool, TorchError> {
+            let storages = &self.0;
+            Ok(storages.iter().enumerate().any(|(i, s)| {
+                s.is_some()
+                    && info.get(i).is_some_and(|m| m.mutates_data)
+                    && storages.iter().enumerate().any(|(j, t)| j != i && t == s)
+            }))
         }
     }
 
@@ -1953,7 +2013,7 @@ mod tests {
             ExceptionType::RuntimeError,
             "Attempted to resize a view tensor to a larger size.",
         );
-        let never = |_: &[InputAliasInfo], _: bool| Ok(false);
+        let never = SharedStorages(Vec::new());
         let sigs = Signatures(vec![(
             Flavour::Inference,
             export(&case.graph, Flavour::Inference, Err(&refusal), &never),
@@ -2127,8 +2187,18 @@ mod tests {
         ];
         let refs: Vec<&NodeStructure> = nodes.iter().collect();
         // `plain`'s result does not require grad, so no backward runs through it.
-        let requires_grad = |i: usize| Some(i != 4);
-        let got = custom_ops_upstream(&refs, &requires_grad);
+        struct AllButPlain;
+        impl RecordedAutograd for AllButPlain {
+            fn recorded_autograd(&self, node: usize) -> Option<crate::ir::Autograd> {
+                Some(crate::ir::Autograd {
+                    requires_grad: node != 4,
+                    is_leaf: false,
+                    is_view: false,
+                    grad_fn: crate::ir::GradFn::Builtin,
+                })
+            }
+        }
+        let got = custom_ops_upstream(&refs, &AllButPlain);
         let double = Some(Arc::<str>::from("mylib.double.default"));
         assert_eq!(
             got,

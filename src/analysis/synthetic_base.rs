@@ -156,13 +156,20 @@ fn refusal(kind: ExceptionType, message: String) -> TorchError {
     TorchError::new(Stage::MergeViewInputs, kind, message)
 }
 
-/// `merge_view_inputs` (semantics §3.7). `overlapping(group)` answers
-/// `compute_overlapping_inputs` for a storage group (given by member indices).
+/// `compute_overlapping_inputs` for a storage group under one overlap
+/// relation: the query layer answers from its memoized per-group verdicts.
+pub trait OverlapOf {
+    /// The overlapping members of `group` (post-dedupe input indices).
+    fn overlapping(&self, group: &[usize]) -> Vec<usize>;
+}
+
+/// `merge_view_inputs` (semantics §3.7), with `overlap` deciding which
+/// members of a storage group overlap.
 pub fn merge_view_inputs(
     args: &dyn MergeInputs,
     input_info: &[InputAliasInfo],
     is_inference: bool,
-    overlapping: &dyn Fn(&[usize]) -> Vec<usize>,
+    overlap: &dyn OverlapOf,
 ) -> Result<Option<Merge>, TorchError> {
     if args.arg_count() != input_info.len() {
         return Err(refusal(
@@ -182,7 +189,9 @@ pub fn merge_view_inputs(
     let mut bases: Vec<InnerArg> = Vec::new();
     let mut base_groups: Vec<Vec<usize>> = Vec::new();
     for (_, group) in storage_groups(&storages) {
-        if group.len() <= 1 || !group.iter().any(|&i| mutated(i)) || overlapping(&group).len() <= 1
+        if group.len() <= 1
+            || !group.iter().any(|&i| mutated(i))
+            || overlap.overlapping(&group).len() <= 1
         {
             other.extend(&group);
             continue;
@@ -491,6 +500,71 @@ pub struct GroupChange {
     /// True: PyTorch builds a base that exact verdicts show is needless;
     /// false: PyTorch skips a base the real overlap needs.
     pub merged_by_torch: bool,
+}
+
+/// `merge_view_inputs` and `create_synthetic_base_metadata` (semantics
+/// §3.7–§3.8) for the post-dedupe metadata `meta`, with `overlap` deciding
+/// storage overlap. When `overlap` is the exact relation, `torch` is
+/// PyTorch's, and the groups whose merging the two decide differently are
+/// listed in [`SyntheticBasePlan::changed_by_exact_mode`].
+pub fn plan_synthetic_bases(
+    meta: &ViewAndMutationMeta,
+    args: &dyn MergeInputs,
+    is_inference: bool,
+    overlap: &dyn OverlapOf,
+    torch: Option<&dyn OverlapOf>,
+) -> SyntheticBasePlan {
+    let merge = merge_view_inputs(args, &meta.input_info, is_inference, overlap);
+    let changed_by_exact_mode = match (&merge, torch) {
+        (Ok(exact), Some(torch)) => {
+            match merge_view_inputs(args, &meta.input_info, is_inference, torch) {
+                Ok(torch) => group_changes(&torch, exact),
+                Err(_) => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let outcome = merge.and_then(|merge| {
+        merge
+            .map(|merge| {
+                let (fw_metadata, meta_mutated) =
+                    create_synthetic_base_metadata(meta, &merge, args)?;
+                Ok(MergedConvention {
+                    merge,
+                    fw_metadata,
+                    outer_aliased_arg_idx_with_metadata_mutations: meta_mutated,
+                })
+            })
+            .transpose()
+    });
+    SyntheticBasePlan {
+        is_inference,
+        outcome,
+        changed_by_exact_mode,
+    }
+}
+
+/// The groups merged under one relation and not the other, by members.
+fn group_changes(torch: &Option<Merge>, exact: &Option<Merge>) -> Vec<GroupChange> {
+    let merged = |m: &Option<Merge>| m.as_ref().map_or_else(Vec::new, |m| m.base_groups.clone());
+    let (torch, exact) = (merged(torch), merged(exact));
+    let change = |members: &Vec<usize>, merged_by_torch| GroupChange {
+        members: members.clone(),
+        merged_by_torch,
+    };
+    let mut changes: Vec<GroupChange> = exact
+        .iter()
+        .filter(|g| !torch.contains(g))
+        .map(|g| change(g, false))
+        .chain(
+            torch
+                .iter()
+                .filter(|g| !exact.contains(g))
+                .map(|g| change(g, true)),
+        )
+        .collect();
+    changes.sort_by(|a, b| a.members.cmp(&b.members));
+    changes
 }
 
 /// The `synthetic_base` block of a report (the conformance layout).

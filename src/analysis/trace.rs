@@ -13,7 +13,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
-use super::ops::OpInfo;
+use super::ops::{OpInfo, OperatorLookup};
 use crate::ir::{Arg, NodeOp, NodeStructure};
 use crate::schema::{is_python_callable, OpClass, ReturnKind};
 
@@ -152,7 +152,7 @@ enum Element {
 
 struct Tracer<'a> {
     nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    ops: &'a dyn OperatorLookup,
     index_of: FastMap<&'a str, usize>,
     produced: Vec<Produced>,
     by_id: FastMap<u64, ObjectIdx>,
@@ -168,7 +168,7 @@ struct Tracer<'a> {
 /// Runs the functionalization model over `nodes` (a checked graph's structures, in order).
 pub fn trace<'a>(
     nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    ops: &'a dyn OperatorLookup,
     grad_enabled: bool,
 ) -> Result<AliasTrace, AnalysisError> {
     trace_replayed(nodes, ops, grad_enabled, grad_enabled)
@@ -181,7 +181,7 @@ pub fn trace<'a>(
 /// before the innermost open block is read as that block's exit.
 pub fn trace_replayed<'a>(
     nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn Fn(&str) -> Result<&'a OpInfo, String>,
+    ops: &'a dyn OperatorLookup,
     recorded: bool,
     grad_enabled: bool,
 ) -> Result<AliasTrace, AnalysisError> {
@@ -307,7 +307,9 @@ impl<'a> Tracer<'a> {
             // ATen and custom (`torch.library`) operators alike: read from the schema,
             // as functionalization reads them.
             target => {
-                let op = (self.ops)(target)
+                let op = self
+                    .ops
+                    .operator(target)
                     .map_err(|e| AnalysisError::invalid(&node.name, "target", e))?;
                 self.operator(i, node, op)
             }

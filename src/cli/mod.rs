@@ -354,7 +354,7 @@ fn analyze(file: Option<PathBuf>, format: Format, with_why: bool, mode: OverlapM
             // Python package's layout), then, when asked, aotio's evidence.
             let mut json = serde_json::to_value(&report)?;
             if let Some(object) = json.as_object_mut().filter(|_| with_why) {
-                let why = why::why(&session, &report, mode);
+                let why = why::why(&report, mode);
                 object.insert("why".to_owned(), serde_json::to_value(&why)?);
             }
             let mut out = io::stdout().lock();
@@ -362,8 +362,8 @@ fn analyze(file: Option<PathBuf>, format: Format, with_why: bool, mode: OverlapM
             writeln!(out)?;
             out.flush()?;
         }
-        Format::Text => emit(&render::text(&label, &session, &report, mode))?,
-        Format::Dot => emit(&render::dot(&label, &session, &report, mode))?,
+        Format::Text => emit(&render::text(&label, &report, mode))?,
+        Format::Dot => emit(&render::dot(&label, &report, mode))?,
     }
     Ok(if render::refusal(&report).is_some() {
         Done::Refused
@@ -379,9 +379,9 @@ fn explain(file: &Path, name: &str, mode: OverlapMode) -> Outcome {
     let report = session
         .report()
         .map_err(|e| Failure::Input(format!("{label}: {e}")))?;
-    let Some(story) = why::explain(&session, &report, mode, name) else {
-        let inputs = why::inputs(&session).names;
-        let outputs = why::output_names(&session);
+    let Some(story) = why::explain(&report, mode, name) else {
+        let inputs = why::inputs(&report).names;
+        let outputs = &report.graph.output_names;
         return Err(Failure::Usage(format!(
             "{label} has no input or output named `{name}` (inputs: {}; outputs: {})",
             inputs.join(", "),

@@ -9,12 +9,10 @@ use serde::Serialize;
 use aotio::analysis::why::{input_mutations, output_chains, BaseOf};
 use aotio::analysis::OutputType;
 use aotio::db::OverlapMode;
-use aotio::ir::{Arg, NodeOp, Value};
+use aotio::ir::Value;
 use aotio::overlap::witness::witness;
 use aotio::overlap::{compute_overlap, StridedView};
-use aotio::queries;
 use aotio::session::{Report, Stage};
-use aotio::Session;
 
 /// Witnesses are enumerated only for views of at most this many elements.
 pub const WITNESS_BUDGET: usize = 1 << 16;
@@ -96,10 +94,8 @@ pub struct Inputs {
     pub symbolic: Vec<bool>,
 }
 
-pub fn inputs(session: &Session) -> Inputs {
-    let db = session.db();
-    let graph = session.graph();
-    let symbols = graph.symbols(db);
+pub fn inputs(report: &Report) -> Inputs {
+    let symbols = &report.graph.symbols;
     let hint = |s: &str| symbols.get(s).map(|sym| sym.hint);
     let eval = |e: &aotio::ir::expr::SizeExpr| e.eval(&hint).ok();
     let mut out = Inputs {
@@ -108,12 +104,8 @@ pub fn inputs(session: &Session) -> Inputs {
         views: Vec::new(),
         symbolic: Vec::new(),
     };
-    for n in graph.nodes(db) {
-        let s = n.structure(db);
-        if !matches!(s.op, NodeOp::Placeholder { .. }) {
-            continue;
-        }
-        let value = n.value(db).clone();
+    for input in &report.graph.inputs {
+        let value = input.value.clone();
         let view = value.as_tensor().and_then(|t| {
             let g = &t.geometry;
             Some(StridedView::new(
@@ -131,25 +123,11 @@ pub fn inputs(session: &Session) -> Inputs {
                 .any(|e| !e.is_constant())
         });
         out.symbolic.push(symbolic);
-        out.names.push(s.name.to_string());
+        out.names.push(input.name.to_string());
         out.values.push(value);
         out.views.push(view);
     }
     out
-}
-
-/// The names of the outputs, as the output node lists them.
-pub fn output_names(session: &Session) -> Vec<String> {
-    let db = session.db();
-    session
-        .graph()
-        .nodes(db)
-        .last()
-        .map(|n| match n.structure(db).args.first() {
-            Some(Arg::List(items)) => items.iter().map(super::render::describe_arg).collect(),
-            _ => Vec::new(),
-        })
-        .unwrap_or_default()
 }
 
 /// Placeholder positions kept by dedupe (post-dedupe index → position).
@@ -187,16 +165,14 @@ pub fn witness_of(views: &[Option<StridedView>], a: usize, b: usize) -> Option<i
     witness(va, vb, WITNESS_BUDGET)
 }
 
-pub fn why(session: &Session, report: &Report, mode: OverlapMode) -> Why {
-    let db = session.db();
-    let graph = session.graph();
-    let node_names: Vec<String> = graph
-        .nodes(db)
-        .iter()
-        .map(|n| n.structure(db).name.to_string())
-        .collect();
-    let node = |i: usize| node_names.get(i).cloned().unwrap_or_else(|| "?".to_owned());
-    let inputs = inputs(session);
+pub fn why(report: &Report, mode: OverlapMode) -> Why {
+    let node_names = &report.graph.node_names;
+    let node = |i: usize| {
+        node_names
+            .get(i)
+            .map_or_else(|| "?".to_owned(), |n| n.to_string())
+    };
+    let inputs = inputs(report);
     let name = |p: usize| {
         inputs
             .names
@@ -204,7 +180,7 @@ pub fn why(session: &Session, report: &Report, mode: OverlapMode) -> Why {
             .cloned()
             .unwrap_or_else(|| "?".to_owned())
     };
-    let outputs = output_names(session);
+    let outputs = &report.graph.output_names;
     let meta = report.fw_metadata.as_deref();
     let mut why = Why {
         inputs: Vec::new(),
@@ -216,7 +192,7 @@ pub fn why(session: &Session, report: &Report, mode: OverlapMode) -> Why {
             node: e.node.map(node),
         }),
     };
-    if let (Ok(trace), Some(meta)) = (queries::alias_trace(db, graph), meta) {
+    if let (Some(trace), Some(meta)) = (&report.graph.trace, meta) {
         for (p, sites) in input_mutations(trace).into_iter().enumerate() {
             let mutated = meta.input_info.get(p).is_some_and(|i| i.mutates_data);
             if mutated && !sites.is_empty() {
@@ -441,15 +417,10 @@ fn chain(o: &OutputWhy) -> String {
 }
 
 /// `aotio explain`: the story of one input or output, by name.
-pub fn explain(
-    session: &Session,
-    report: &Report,
-    mode: OverlapMode,
-    wanted: &str,
-) -> Option<String> {
-    let inputs = inputs(session);
-    let outputs = output_names(session);
-    let why = why(session, report, mode);
+pub fn explain(report: &Report, mode: OverlapMode, wanted: &str) -> Option<String> {
+    let inputs = inputs(report);
+    let outputs = &report.graph.output_names;
+    let why = why(report, mode);
     let meta = report.fw_metadata.as_deref();
     let mut out = String::new();
     if let Some(p) = inputs.names.iter().position(|n| n == wanted) {

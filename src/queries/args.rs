@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::dedupe::dedupe;
 use super::meta::alias_trace;
-use super::rewrite::dedupe;
 use super::{ok, QueryResult};
 use crate::analysis::meta::TensorSpec;
 use crate::analysis::synthetic_base::{ArgTensor, BaseTensor, MergeArg, MergeArgs, MergeInputs};

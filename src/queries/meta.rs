@@ -1,17 +1,17 @@
 //! Metadata collection: the alias trace, final autograd state, per-input
 //! and per-output facts, tangents, `ViewAndMutationMeta`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::analysis::autograd::{final_autograd, FinalAutograd};
-use crate::analysis::collect::{self, Facts, Outputs};
+use crate::analysis::autograd::{final_autograd, FinalAutograd, RecordedAutograd};
+use crate::analysis::collect::{self, NodeFacts, Outputs, WithoutGrad};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
 use crate::analysis::trace::{trace_replayed, AliasTrace};
-use crate::db::{GraphInput, ValueFacts};
+use crate::db::{GraphInput, NodeInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Flavour, NodeOp, NodeStructure};
+use crate::ir::{Autograd, Flavour, Geometry, NodeOp, NodeStructure, Symbols};
 use crate::schema::is_python_callable;
 
 use super::{ok, QueryResult};
@@ -61,14 +61,7 @@ fn trace_in_grad_mode(
 ) -> QueryResult<Arc<AliasTrace>> {
     let table = operator_table(db, graph);
     let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
-    let lookup = |target: &str| -> Result<&OpInfo, String> {
-        match table.get(target) {
-            Some(Ok(op)) => Ok(op),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("unknown operator `{target}`")),
-        }
-    };
-    trace_replayed(&structures, &lookup, recorded, grad_enabled).map(Arc::new)
+    trace_replayed(&structures, &**table, recorded, grad_enabled).map(Arc::new)
 }
 
 /// Metadata collection as `aot_export_module` runs it for `flavour`: in the
@@ -90,29 +83,23 @@ pub fn export_metadata(
         return ok(fw_metadata(db, graph)).cloned();
     }
     let trace = trace_in_grad_mode(db, graph, recorded_mode, mode)?;
-    let nodes = graph.nodes(db);
-    let facts = value_facts(db, graph);
-    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
-    let passed_in_requiring_grad: HashSet<u64> = trace
-        .input_nodes
-        .iter()
-        .filter(|&&i| recorded(i).is_some_and(|a| a.requires_grad))
-        .filter_map(|&i| nodes.get(i).and_then(|n| n.structure(db).tensor_id))
-        .collect();
-    let in_mode = |i: usize| {
-        if mode {
-            return recorded(i);
-        }
-        let id = nodes.get(i).and_then(|n| n.structure(db).tensor_id);
-        collect::recorded_without_grad(
-            recorded(i),
-            trace.grad_mode_differs.get(i).copied().unwrap_or(false),
-            id.is_some_and(|id| passed_in_requiring_grad.contains(&id)),
-        )
+    let recorded = &value_facts(db, graph)[..];
+    let without_grad;
+    let in_mode: &dyn RecordedAutograd = if mode {
+        &recorded
+    } else {
+        let ids = graph
+            .nodes(db)
+            .iter()
+            .map(|n| n.structure(db).tensor_id)
+            .collect();
+        without_grad =
+            WithoutGrad::new(&recorded, ids, &trace.grad_mode_differs, &trace.input_nodes);
+        &without_grad
     };
-    let autograd = final_autograd(&trace, &in_mode)?;
+    let autograd = final_autograd(&trace, in_mode)?;
     let kim = keep_input_mutations(db, graph);
-    with_facts_recorded(db, graph, &in_mode, |facts| {
+    with_facts_recorded(db, graph, in_mode, |facts| {
         collect::check_resizes(&trace, facts)?;
         let inputs = collect::input_info(&trace, &autograd, facts, kim)?;
         let outputs = collect::output_info(&trace, &autograd, &inputs, facts)?;
@@ -148,19 +135,16 @@ pub fn final_autograd_state(
     graph: GraphInput,
 ) -> QueryResult<Arc<Vec<FinalAutograd>>> {
     let trace = ok(alias_trace(db, graph))?;
-    let facts = value_facts(db, graph);
-    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
-    final_autograd(trace, &recorded).map(Arc::new)
+    final_autograd(trace, &&value_facts(db, graph)[..]).map(Arc::new)
 }
 
 /// Runs `f` with read access to the nodes' facts and geometry.
 fn with_facts<R>(
     db: &dyn salsa::Database,
     graph: GraphInput,
-    f: impl FnOnce(&Facts<'_>) -> R,
+    f: impl FnOnce(&dyn NodeFacts) -> R,
 ) -> R {
-    let facts = value_facts(db, graph);
-    let recorded = |i: usize| facts.get(i).and_then(|f| f.autograd);
+    let recorded = &value_facts(db, graph)[..];
     with_facts_recorded(db, graph, &recorded, f)
 }
 
@@ -168,26 +152,47 @@ fn with_facts<R>(
 fn with_facts_recorded<R>(
     db: &dyn salsa::Database,
     graph: GraphInput,
-    recorded: &dyn Fn(usize) -> Option<Autograd>,
-    f: impl FnOnce(&Facts<'_>) -> R,
+    recorded: &dyn RecordedAutograd,
+    f: impl FnOnce(&dyn NodeFacts) -> R,
 ) -> R {
-    let nodes = graph.nodes(db);
-    let symbols = graph.symbols(db);
-    let geometry = |i: usize| {
-        nodes
-            .get(i)
-            .and_then(|n| n.value(db).as_tensor())
-            .map(|t| &t.geometry)
-    };
-    let facts = value_facts(db, graph);
-    let value_type = |i: usize| facts.get(i).map_or("NoneType", |f| f.type_name);
-    let hint = |e: &SizeExpr| e.eval(&|s: &str| symbols.get(s).map(|sym| sym.hint)).ok();
-    f(&Facts {
-        geometry: &geometry,
-        recorded_autograd: recorded,
-        value_type: &value_type,
-        hint: &hint,
+    f(&FactsReader {
+        db,
+        nodes: graph.nodes(db),
+        symbols: graph.symbols(db),
+        facts: value_facts(db, graph),
+        recorded,
     })
+}
+
+/// [`NodeFacts`] over the database: geometry read node by node, when asked.
+struct FactsReader<'a> {
+    db: &'a dyn salsa::Database,
+    nodes: &'a [NodeInput],
+    symbols: &'a Symbols,
+    facts: &'a [ValueFacts],
+    recorded: &'a dyn RecordedAutograd,
+}
+
+impl RecordedAutograd for FactsReader<'_> {
+    fn recorded_autograd(&self, node: usize) -> Option<Autograd> {
+        self.recorded.recorded_autograd(node)
+    }
+}
+
+impl NodeFacts for FactsReader<'_> {
+    fn geometry(&self, node: usize) -> Option<&Geometry> {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.value(self.db).as_tensor())
+            .map(|t| &t.geometry)
+    }
+    fn value_type(&self, node: usize) -> &'static str {
+        self.facts.get(node).map_or("NoneType", |f| f.type_name)
+    }
+    fn hint(&self, e: &SizeExpr) -> Option<i64> {
+        e.eval(&|s: &str| self.symbols.get(s).map(|sym| sym.hint))
+            .ok()
+    }
 }
 
 #[salsa::tracked(returns(ref))]

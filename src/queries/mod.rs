@@ -1,17 +1,25 @@
 //! The analyses as memoized salsa queries. Each query only wires a pure
 //! function of `analysis` to the inputs it reads; the split follows what
-//! changes together, so salsa's early cutoff stops an edit early.
+//! changes together, so salsa's early cutoff stops an edit early. The files
+//! mirror `analysis`: metadata collection (`meta`), `dedupe`, storage
+//! `overlap`, `synthetic_base`, export `signature`, and the post-dedupe
+//! arguments they read (`args`).
+//!
+//! Callers name a query by its module (`queries::overlap::aot_guards`), as
+//! they name the pure function behind it (`analysis::...`).
+//!
+//! Queries reach pure code through traits the pure side defines
+//! (`MergeInputs`, `OverlapOf`, `StorageGroups`): the query layer implements
+//! them with readers that call further queries only when asked.
 
 mod args;
-mod meta;
-mod rewrite;
-mod signature;
+pub mod dedupe;
+pub mod meta;
+pub mod overlap;
+pub mod signature;
+pub mod synthetic_base;
 
 pub use args::merge_args;
-pub use meta::*;
-pub use rewrite::*;
-#[allow(unused_imports)]
-pub use signature::*;
 
 pub type QueryResult<T> = Result<T, crate::analysis::AnalysisError>;
 

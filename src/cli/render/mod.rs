@@ -1,4 +1,5 @@
-//! The human-readable report.
+//! The human-readable reports: text (this module; export signatures in
+//! `signature`) and Graphviz DOT. Each is a function of the `Report` alone.
 
 use std::fmt::Write;
 
@@ -7,34 +8,31 @@ use aotio::analysis::symbolic_overlap::Validity;
 use aotio::analysis::synthetic_base::InnerArg;
 use aotio::analysis::{InputAliasInfo, MutationType, OutputType, TensorSpec, ViewAndMutationMeta};
 use aotio::db::OverlapMode;
-use aotio::ir::{Arg, NodeOp, Value};
+use aotio::ir::Value;
 use aotio::overlap::StridedView;
 
 use super::why;
-use aotio::queries::Guard;
-use aotio::session::{Report, Stage};
-use aotio::Session;
 
-pub fn text(label: &str, session: &Session, report: &Report, mode: OverlapMode) -> String {
+mod signature;
+use aotio::analysis::storage_overlap::Guard;
+use aotio::session::{Report, Stage};
+
+pub fn text(label: &str, report: &Report, mode: OverlapMode) -> String {
     let mut out = String::new();
-    let db = session.db();
-    let graph = session.graph();
-    let nodes = graph.nodes(db);
-    let placeholders: Vec<(&str, Value)> = nodes
+    let graph = &report.graph;
+    let placeholders: Vec<(&str, Value)> = graph
+        .inputs
         .iter()
-        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
-        .map(|n| (&*n.structure(db).name, n.value(db).clone()))
+        .map(|i| (&*i.name, i.value.clone()))
         .collect();
     let names: Vec<&str> = placeholders.iter().map(|(name, _)| *name).collect();
-    let outputs: Vec<String> = nodes
-        .last()
-        .map(|n| match n.structure(db).args.first() {
-            Some(Arg::List(items)) => items.iter().map(describe_arg).collect(),
-            _ => Vec::new(),
-        })
-        .unwrap_or_default();
+    let outputs = &graph.output_names;
 
-    let _ = writeln!(out, "aotio analysis of {label} ({} nodes)", nodes.len());
+    let _ = writeln!(
+        out,
+        "aotio analysis of {label} ({} nodes)",
+        graph.node_names.len()
+    );
     let meta = report.fw_metadata.as_deref();
     if let Some(e) = &report.error {
         let _ = writeln!(
@@ -65,9 +63,10 @@ pub fn text(label: &str, session: &Session, report: &Report, mode: OverlapMode) 
     }
     inputs(&mut out, &placeholders, meta);
     let Some(meta) = meta else {
-        super::why::text(&mut out, &super::why::why(session, report, mode));
+        super::why::text(&mut out, &super::why::why(report, mode));
         if let Some(sigs) = &report.graph_signature {
-            let _ = write!(out, "\n{sigs}");
+            out.push('\n');
+            let _ = signature::signatures(&mut out, sigs);
         }
         return out;
     };
@@ -128,9 +127,10 @@ pub fn text(label: &str, session: &Session, report: &Report, mode: OverlapMode) 
         derived.mutated_inp_runtime_indices, derived.mutated_graph_handled_indices
     );
     rewrites(&mut out, &names, report);
-    super::why::text(&mut out, &super::why::why(session, report, mode));
+    super::why::text(&mut out, &super::why::why(report, mode));
     if let Some(sigs) = &report.graph_signature {
-        let _ = write!(out, "\n{sigs}");
+        out.push('\n');
+        let _ = signature::signatures(&mut out, sigs);
     }
     out
 }
@@ -412,11 +412,9 @@ fn rewrites(out: &mut String, placeholders: &[&str], report: &Report) {
 /// edges (exact mode: "overlaps" with a shared element; torch mode: "may
 /// overlap", PyTorch's verdict), duplicates, synthetic bases, outputs and
 /// the bases they alias, a refusal, and a legend.
-pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -> String {
-    let db = session.db();
-    let graph = session.graph();
-    let nodes = graph.nodes(db);
-    let symbols = graph.symbols(db);
+pub fn dot(label: &str, report: &Report, mode: OverlapMode) -> String {
+    let graph = &report.graph;
+    let symbols = &graph.symbols;
     let hint = |s: &str| symbols.get(s).map(|sym| sym.hint);
     let meta = report.fw_metadata.as_deref();
     let mut out = String::from(
@@ -440,10 +438,7 @@ pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -
     );
 
     // Inputs, and the views they are at the hints (for overlap witnesses).
-    let placeholders: Vec<_> = nodes
-        .iter()
-        .filter(|n| matches!(n.structure(db).op, NodeOp::Placeholder { .. }))
-        .collect();
+    let placeholders = &graph.inputs;
     let mut views: Vec<Option<StridedView>> = Vec::new();
     let mut storage_users: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
     let dropped: Vec<usize> = match &report.dedupe {
@@ -462,8 +457,8 @@ pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -
     };
     out.push_str("  subgraph cluster_inputs {\n    label=\"inputs\";\n    style=rounded;\n    fontcolor=black;\n");
     for (p, n) in placeholders.iter().enumerate() {
-        let name = n.structure(db).name.clone();
-        let value = n.value(db);
+        let name = n.name.clone();
+        let value = &n.value;
         let mut lines = vec![format!("[{p}] {name}")];
         let tensor = value.as_tensor();
         match tensor {
@@ -607,13 +602,7 @@ pub fn dot(label: &str, session: &Session, report: &Report, mode: OverlapMode) -
 
     // Outputs, and what they alias.
     if let Some(meta) = meta {
-        let names: Vec<String> = nodes
-            .last()
-            .map(|n| match n.structure(db).args.first() {
-                Some(Arg::List(items)) => items.iter().map(describe_arg).collect(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default();
+        let names = &graph.output_names;
         out.push_str("  subgraph cluster_outputs {\n    label=\"outputs\";\n    style=rounded;\n    fontcolor=black;\n");
         for (k, o) in meta.output_info.iter().enumerate() {
             let name = names.get(k).map_or("?", String::as_str);
@@ -690,21 +679,6 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-pub(crate) fn describe_arg(a: &Arg) -> String {
-    match a {
-        Arg::Node(n) => n.to_string(),
-        Arg::Int(i) => i.to_string(),
-        Arg::Float(f) => f.get().to_string(),
-        // Python's spelling, as the outputs are Python values.
-        Arg::Bool(true) => "True".to_owned(),
-        Arg::Bool(false) => "False".to_owned(),
-        Arg::None => "None".to_owned(),
-        Arg::Str(s) => format!("{s:?}"),
-        Arg::List(_) => "[...]".to_owned(),
-        Arg::Tagged(k, v) => format!("{k}={v}"),
-    }
 }
 
 /// PyTorch's name, and what it means for the caller.
