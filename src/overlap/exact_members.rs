@@ -28,7 +28,8 @@
 //! overlap" (undecided), as does a pair the solver cannot decide within its
 //! own bound or a view with malformed geometry: never a false negative.
 
-use super::exact::{AddressRange, Canonical, Dim, ElementSet, EXACT_WORK_BOUND};
+use super::canonical::{AddressRange, Canonical, Dim, ElementSet};
+use super::exact::EXACT_WORK_BOUND;
 use super::grid::{pieces, touching_others, Rect};
 use super::sweep::{clusters, Extent, RangeCounter};
 use super::{Members, StridedView};

@@ -10,7 +10,7 @@
 
 use std::cmp::Reverse;
 
-use super::exact::{Canonical, Dim};
+use super::canonical::{Canonical, Dim};
 use super::numtheory::div_rem_euclid;
 use super::sweep::RangeCounter;
 

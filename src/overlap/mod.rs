@@ -39,6 +39,7 @@
 //! The module is pure (no I/O, no global state) and never panics: arithmetic
 //! is checked, and an overflow counts as "may overlap".
 
+mod canonical;
 mod conformance;
 mod exact;
 mod exact_members;

@@ -7,7 +7,8 @@
 //! members whose ranges meet its own, and tests only those. Listing the
 //! first `k` pairs costs about what finding them costs.
 
-use super::exact::{ElementSet, EXACT_WORK_BOUND};
+use super::canonical::ElementSet;
+use super::exact::EXACT_WORK_BOUND;
 use super::sweep::{Extent, IntervalIndex};
 use super::torch::torch_definitely_do_not_overlap;
 use super::torch_members::{classify, Class};

@@ -636,12 +636,12 @@ proptest! {
             let truth = !x.is_disjoint(&y);
             prop_assert_eq!(shares_element(&a, &b), Some(truth));
                         // The range computed without normalizing is the normalized one.
-            if let exact::ElementSet::Strided(c) = exact::ElementSet::of(&a) {
-                prop_assert_eq!(exact::AddressRange::of(&a), exact::AddressRange::Span(c.offset, c.last));
+            if let canonical::ElementSet::Strided(c) = canonical::ElementSet::of(&a) {
+                prop_assert_eq!(canonical::AddressRange::of(&a), canonical::AddressRange::Span(c.offset, c.last));
             }
             // The general solver alone, without the interval and grid shortcuts.
-            if let (exact::ElementSet::Strided(ca), exact::ElementSet::Strided(cb)) =
-                (exact::ElementSet::of(&a), exact::ElementSet::of(&b))
+            if let (canonical::ElementSet::Strided(ca), canonical::ElementSet::Strided(cb)) =
+                (canonical::ElementSet::of(&a), canonical::ElementSet::of(&b))
             {
                 prop_assert_eq!(ca.meets_by_search(&cb, &mut 1_000_000), Some(truth));
             }
@@ -665,16 +665,16 @@ proptest! {
         prop_assert_eq!(overlapping_members(&views, Mode::Torch).0, torch_pairwise_baseline(&views));
         prop_assert_eq!(torch_forced(&views), torch_pairwise_baseline(&views));
                 for v in &views {
-            let range = exact::AddressRange::of(v);
+            let range = canonical::AddressRange::of(v);
                         // Both fail or succeed alike except near the i128 limits, where the
             // normalized form may overflow on its own (handled by the caller).
-            match exact::ElementSet::of(v) {
-                exact::ElementSet::Strided(c) => {
-                    prop_assert_eq!(range, exact::AddressRange::Span(c.offset, c.last));
+            match canonical::ElementSet::of(v) {
+                canonical::ElementSet::Strided(c) => {
+                    prop_assert_eq!(range, canonical::AddressRange::Span(c.offset, c.last));
                 }
-                exact::ElementSet::Empty => prop_assert_eq!(range, exact::AddressRange::Empty),
-                exact::ElementSet::Unknown => {
-                    prop_assert_ne!(range, exact::AddressRange::Empty);
+                canonical::ElementSet::Empty => prop_assert_eq!(range, canonical::AddressRange::Empty),
+                canonical::ElementSet::Unknown => {
+                    prop_assert_ne!(range, canonical::AddressRange::Empty);
                 }
             }
         }

@@ -1,0 +1,310 @@
+//! What export reads of the dump besides the collected metadata: the placeholders with
+//! their kinds and identities, what each output is, the custom operators upstream of each
+//! node, and the pytree specs checked against the flat inputs and outputs.
+
+use super::*;
+
+/// The export's specs from a dump's, checked against the graph. `in_spec`
+/// must rebuild `(args, kwargs)` from the user inputs, and gains a leading
+/// leaf per parameter and buffer (`aot_export_module` flattens `(params ⊕
+/// buffers ⊕ args, kwargs)`); `out_spec` must rebuild the result from the
+/// outputs. A dump without specs gets flat ones: positional user inputs, a
+/// tuple of outputs.
+pub fn export_specs(
+    in_spec: Option<&serde_json::Value>,
+    out_spec: Option<&serde_json::Value>,
+    num_params_buffers: usize,
+    num_user_inputs: usize,
+    num_outputs: usize,
+) -> Result<(TreeSpec, TreeSpec), SpecError> {
+    let check = |spec: TreeSpec, name: &str, expected: usize, what: &str| {
+        let leaves = spec.num_leaves();
+        if leaves == expected {
+            Ok(spec)
+        } else {
+            Err(SpecError {
+                path: name.to_owned(),
+                message: format!(
+                    "rebuilds from {leaves} values, but the graph has {expected} {what}"
+                ),
+            })
+        }
+    };
+    let in_spec = match in_spec {
+        Some(json) => TreeSpec::from_json(json, "in_spec")?,
+        None => TreeSpec::tuple(vec![
+            TreeSpec::tuple(vec![TreeSpec::Leaf; num_user_inputs]),
+            TreeSpec::empty_dict(),
+        ]),
+    };
+    let in_spec = check(in_spec, "in_spec", num_user_inputs, "user inputs")?
+        .with_leading_args(num_params_buffers)?;
+    let out_spec = match out_spec {
+        Some(json) => TreeSpec::from_json(json, "out_spec")?,
+        None => TreeSpec::tuple(vec![TreeSpec::Leaf; num_outputs]),
+    };
+    let out_spec = check(out_spec, "out_spec", num_outputs, "outputs")?;
+    Ok((in_spec, out_spec))
+}
+
+/// Per node: the custom operator (one neither from `aten` nor a Python
+/// callable) whose grad-requiring result the node's value is computed from,
+/// through arguments (an in-place write makes the written object's later
+/// uses depend on what was written). A node's recorded autograd facts are `None` for a
+/// node whose value is not a single tensor (a list picked by `getitem`).
+pub fn custom_ops_upstream(
+    nodes: &[&NodeStructure],
+    recorded: &dyn RecordedAutograd,
+) -> Vec<Option<Arc<str>>> {
+    let requires_grad = |i: usize| recorded.recorded_autograd(i).map(|a| a.requires_grad);
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (&*n.name, i))
+        .collect();
+    let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(nodes.len());
+    for (i, node) in nodes.iter().enumerate() {
+        let mut found = None;
+        if node.op == NodeOp::CallFunction && requires_grad(i) != Some(false) {
+            let custom = !is_python_callable(&node.target) && !node.target.starts_with("aten.");
+            if custom {
+                found = Some(node.target.clone());
+            } else {
+                let mut stack: Vec<&Arg> = node
+                    .args
+                    .iter()
+                    .chain(node.kwargs.iter().map(|(_, a)| a))
+                    .collect();
+                while let Some(arg) = stack.pop() {
+                    match arg {
+                        Arg::Node(name) => {
+                            let upstream = index
+                                .get(&**name)
+                                .filter(|&&j| j < i)
+                                .and_then(|&j| out.get(j).cloned().flatten());
+                            if upstream.is_some() {
+                                found = upstream;
+                                break;
+                            }
+                        }
+                        Arg::List(items) => stack.extend(items.iter()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out.push(found);
+    }
+    out
+}
+
+/// What export reads of the graph besides its metadata ([`ExportGraph`]),
+/// from the nodes' structures and value facts (in graph order), the alias
+/// trace and the dump's pytree specs.
+pub fn export_graph(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    in_spec: Option<&serde_json::Value>,
+    out_spec: Option<&serde_json::Value>,
+) -> Result<ExportGraph, AnalysisError> {
+    // The last write to each functional storage, found once (not per input).
+    let mut last_write = HashMap::new();
+    for w in &trace.writes {
+        if let Some(o) = trace.objects.get(w.object) {
+            last_write.insert(o.functional_storage, w.node);
+        }
+    }
+    let inputs = trace
+        .input_nodes
+        .iter()
+        .enumerate()
+        .map(|(p, &n)| export_input(nodes, facts, trace, p, n, &last_write))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_input_order(&inputs)?;
+    let custom_ops = custom_ops_upstream(nodes, &facts);
+    let outputs = export_outputs(nodes, facts, trace, &custom_ops);
+    let count = |f: fn(InputKind) -> bool| inputs.iter().filter(|i| f(i.kind)).count();
+    let (in_spec, out_spec) = export_specs(
+        in_spec,
+        out_spec,
+        count(|k| matches!(k, InputKind::Parameter | InputKind::Buffer)),
+        count(|k| k == InputKind::UserInput),
+        outputs.len(),
+    )
+    .map_err(|e| AnalysisError::Invalid(Diagnostic::at(None, e.path, e.message)))?;
+    Ok(ExportGraph {
+        inputs,
+        outputs,
+        in_spec,
+        out_spec,
+    })
+}
+
+/// Placeholder `p`, node `n`, as export reads it.
+pub(super) fn export_input(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    p: usize,
+    n: usize,
+    last_write: &HashMap<usize, usize>,
+) -> Result<ExportInput, AnalysisError> {
+    let (Some(structure), Some(facts_of)) = (nodes.get(n), facts.get(n)) else {
+        return Err(AnalysisError::Invalid(Diagnostic::at(
+            None,
+            "nodes",
+            format!("placeholder {p} is missing"),
+        )));
+    };
+    let NodeOp::Placeholder { kind, fqn, .. } = &structure.op else {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "op",
+            "expected a placeholder",
+        ));
+    };
+    if matches!(kind, InputKind::Parameter | InputKind::Buffer) && fqn.is_none() {
+        return Err(AnalysisError::invalid(
+            &structure.name,
+            "fqn",
+            "a parameter or buffer needs its module path to be exported",
+        ));
+    }
+    let autograd = facts_of.autograd;
+    let object = trace.inputs.get(p).copied().flatten();
+    let functional_storage = object
+        .and_then(|o| trace.objects.get(o))
+        .map(|o| o.functional_storage);
+    // The last write to the input's memory names its updated value.
+    let update_hint = functional_storage
+        .and_then(|fs| last_write.get(&fs))
+        .and_then(|&w| nodes.get(w))
+        .map(|w| w.name.clone());
+    let resized = structure.tensor_id.is_some()
+        && trace.resizes.iter().any(|r| {
+            nodes
+                .get(r.node)
+                .is_some_and(|rn| rn.tensor_id == structure.tensor_id)
+        });
+    Ok(ExportInput {
+        name: structure.name.clone(),
+        kind: *kind,
+        fqn: fqn.clone(),
+        arg: facts_of.arg_kind.clone(),
+        requires_grad: autograd.is_some_and(|a| a.requires_grad),
+        is_leaf: autograd.is_none_or(|a| a.is_leaf),
+        tensor_id: structure.tensor_id,
+        storage: facts_of.storage,
+        resized,
+        update_hint,
+    })
+}
+
+/// `GraphSignature` assumes parameters, then buffers, then user inputs (format §5).
+pub(super) fn check_input_order(inputs: &[ExportInput]) -> Result<(), AnalysisError> {
+    let rank = |k: InputKind| match k {
+        InputKind::Parameter => Some(0),
+        InputKind::Buffer => Some(1),
+        InputKind::UserInput => Some(2),
+        InputKind::Token => None,
+    };
+    let mut last = 0;
+    for input in inputs {
+        let Some(r) = rank(input.kind) else { continue };
+        if r < last {
+            return Err(AnalysisError::invalid(
+                &input.name,
+                "kind",
+                "placeholders must list parameters, then buffers, then user inputs",
+            ));
+        }
+        last = r;
+    }
+    Ok(())
+}
+
+/// What each output is in the functional graph.
+pub(super) fn export_outputs(
+    nodes: &[&NodeStructure],
+    facts: &[ValueFacts],
+    trace: &AliasTrace,
+    custom_ops: &[Option<Arc<str>>],
+) -> Vec<ExportOutput> {
+    let literals: &[Arg] = match nodes.last().and_then(|n| n.args.first()) {
+        Some(Arg::List(items)) => items,
+        _ => &[],
+    };
+    let name_of = |n: usize| {
+        nodes
+            .get(n)
+            .map_or_else(|| Arc::from("out"), |n| n.name.clone())
+    };
+    trace
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, slot)| match slot {
+            OutputSlot::Tensor(o) => {
+                let obj = trace.objects.get(*o);
+                let last_node = obj.map_or(0, |obj| obj.last_node);
+                let floating = facts.get(last_node).is_some_and(|f| f.is_floating);
+                let input = obj
+                    .filter(|obj| obj.is_input)
+                    // FX binds a tensor passed twice to its last placeholder.
+                    .and_then(|_| trace.inputs.iter().rposition(|i| *i == Some(*o)));
+                let value = match input {
+                    Some(p) => OutputValue::Input(p),
+                    None => OutputValue::Tensor {
+                        object: *o,
+                        hint: name_of(last_node),
+                    },
+                };
+                ExportOutput {
+                    value,
+                    floating,
+                    custom_op: custom_ops.get(last_node).cloned().flatten(),
+                }
+            }
+            OutputSlot::Node(n) => {
+                let kind = facts
+                    .get(*n)
+                    .map_or(ArgKind::Constant(Constant::None), |f| f.arg_kind.clone());
+                let value = match kind {
+                    ArgKind::Constant(c) => OutputValue::Constant(c),
+                    kind => match trace.input_nodes.iter().position(|i| i == n) {
+                        Some(p) => OutputValue::Input(p),
+                        None => OutputValue::Symbolic {
+                            node: *n,
+                            hint: name_of(*n),
+                            kind,
+                        },
+                    },
+                };
+                ExportOutput {
+                    value,
+                    floating: false,
+                    custom_op: None,
+                }
+            }
+            OutputSlot::Literal(_) => ExportOutput {
+                value: OutputValue::Constant(literal(literals.get(k))),
+                floating: false,
+                custom_op: None,
+            },
+        })
+        .collect()
+}
+
+/// A literal output, as export records a constant.
+pub(super) fn literal(arg: Option<&Arg>) -> Constant {
+    match arg {
+        None | Some(Arg::None) => Constant::None,
+        Some(Arg::Int(v)) => Constant::Int(*v),
+        Some(Arg::Float(v)) => Constant::Float(*v),
+        Some(Arg::Bool(v)) => Constant::Bool(*v),
+        Some(Arg::Str(v)) => Constant::Str(v.clone()),
+        Some(Arg::Tagged(tag, v)) => Constant::Other(format!("{tag}={v}")),
+        Some(Arg::List(_) | Arg::Node(_)) => Constant::Other("list".to_owned()),
+    }
+}
