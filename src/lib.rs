@@ -31,6 +31,8 @@ pub mod gen;
 pub mod ir;
 pub mod overlap;
 pub mod queries;
+#[cfg(test)]
+mod reach;
 pub mod schema;
 pub mod session;
 

@@ -66,10 +66,7 @@ impl Drop for Temp {
 /// A valid dump with two problems: a stride of the wrong rank and an
 /// argument naming a node that does not exist.
 fn two_problems() -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/incremental/two_storages.json");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON");
+    let mut v = common::read_json(&common::data_path("incremental/two_storages.json"));
     common::node_mut(&mut v, "x")["val"]["tensor"]["stride"] = json!([1, 1]);
     common::node_mut(&mut v, "relu")["args"][0] = json!({"node": "nowhere"});
     v.to_string()
@@ -522,8 +519,7 @@ fn dot_draws_geometry_outputs_bases_duplicates_and_a_legend() {
 fn why_agrees_with_pytorch_on_every_case() {
     let mut checked = 0;
     for path in common::case_files() {
-        let case: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("case")).expect("JSON");
+        let case = common::read_json(&path);
         let Some(meta) = case["expect"].get("fw_metadata") else {
             continue;
         };

@@ -1,7 +1,7 @@
-//! Snapshots of the text report of three conformance cases. Each was checked
-//! by hand against the case's `expect` block (PyTorch's own results), noted
-//! beside it; update with `UPDATE_EXPECT=1 cargo test --test cli_report` and
-//! check again.
+//! Snapshots of the text and DOT reports of conformance cases. Each was
+//! checked by hand against the case's `expect` block (PyTorch's own results),
+//! noted beside it; update with `UPDATE_EXPECT=1 cargo test --test cli_report`
+//! and check again.
 
 mod common;
 
@@ -10,13 +10,18 @@ use std::process::{Command, Stdio};
 
 use expect_test::{expect, Expect};
 
-/// The report of a case read from standard input (so the label does not
-/// depend on where the checkout is), up to the export signatures (their
-/// text is the signature module's, tested with it).
+/// The text report of a case read from standard input (so the label does
+/// not depend on where the checkout is), up to the export signatures (their
+/// text is tested with them, in `tests/signature.rs`).
 fn check(case: &str, expect: Expect) {
+    check_format(case, "text", expect);
+}
+
+/// [`check`] in any `--format`.
+fn check_format(case: &str, format: &str, expect: Expect) {
     let dump = std::fs::read(common::cases_dir().join(format!("{case}.json"))).expect("case");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aotio"))
-        .args(["analyze", "-"])
+        .args(["analyze", "-", "--format", format])
         .env_remove("AOTIO_LOG")
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -204,5 +209,86 @@ fn a_duplicated_input() {
               input [0] a is mutated by node add_ (grad enabled)
               input [1] b is mutated by node add_ (grad enabled)
         "#]],
+    );
+}
+
+/// expect: a MUTATED_OUT_GRAPH, b NOT_MUTATED, both of storage 0 (offsets
+/// 0 and 2, stride [8, 1]); overlapping_inputs [0, 1] of group [0, 1]; one
+/// synthetic base for both (`args[0]._base`); one non_alias output. The DOT
+/// draws the shared storage, PyTorch's "may overlap" edge and the base.
+#[test]
+fn overlap_and_synthetic_base_drawn() {
+    check_format(
+        "overlapping_slices_mutation",
+        "dot",
+        expect![[r##"
+        digraph aotio {
+          rankdir=LR;
+          newrank=true;
+          nodesep=0.15;
+          node [fontname="monospace", fontsize=10];
+          edge [fontname="monospace", fontsize=9];
+          labelloc=t;
+          label="aotio: standard input";
+          subgraph cluster_inputs {
+            label="inputs";
+            style=rounded;
+            fontcolor=black;
+            in0 [shape=box, label="[0] a\lfloat32[3, 4] stride [8, 1]\loffset 0  storage 0\lMUTATED_OUT_GRAPH\l", style=filled, fillcolor="#f4c7c3"];
+            in1 [shape=box, label="[1] b\lfloat32[3, 4] stride [8, 1]\loffset 2  storage 0\lNOT_MUTATED\l"];
+          }
+          storage0 [shape=cylinder, label="storage 0"];
+          in0 -> storage0 [style=dashed, color=gray40, arrowhead=none];
+          in1 -> storage0 [style=dashed, color=gray40, arrowhead=none];
+          in0 -> in1 [dir=none, color=red, fontcolor=red, style=dashed, label="may overlap", constraint=false];
+          base0 [label="synthetic base 0", shape=ellipse, color=blue, fontcolor=blue];
+          base0 -> in0 [color=blue, label="view"];
+          base0 -> in1 [color=blue, label="view"];
+          subgraph cluster_outputs {
+            label="outputs";
+            style=rounded;
+            fontcolor=black;
+            out0 [shape=box, style=rounded, label="[0] add\lnon_alias\l"];
+          }
+          subgraph cluster_legend {
+            label="legend";
+            style=rounded;
+            fontcolor=black;
+            legend [shape=plaintext, label=<<table border="0" cellspacing="2" cellpadding="2">
+              <tr><td bgcolor="#f4c7c3">   </td><td align="left">input mutated (data or metadata)</td></tr>
+              <tr><td bgcolor="#e0e0e0">   </td><td align="left">duplicate input, dropped by dedupe (dotted: the input it reads)</td></tr>
+              <tr><td><font color="gray40">- -</font></td><td align="left">shares the storage (drawn when shared)</td></tr>
+              <tr><td><font color="red">———</font></td><td align="left">overlaps: exact mode, with an element both touch</td></tr>
+              <tr><td><font color="red">- -</font></td><td align="left">may overlap: PyTorch's check (torch mode)</td></tr>
+              <tr><td><font color="blue">———</font></td><td align="left">synthetic base and the inputs regenerated from it</td></tr>
+              <tr><td><font color="darkgreen">———</font></td><td align="left">output aliasing an input, output or intermediate base</td></tr>
+            </table>>];
+          }
+          in1 -> out0 [style=invis];
+          out0 -> legend [style=invis];
+        }
+    "##]],
+    );
+}
+
+/// expect: error at collect_metadata, RuntimeError (resizing a view input
+/// to a larger size).
+#[test]
+fn a_refusal_names_stage_type_and_node() {
+    check(
+        "resize_grow_input_error",
+        expect![[r#"
+        aotio analysis of standard input (3 nodes)
+
+        PyTorch refuses this graph at collect_metadata with RuntimeError:
+          Attempted to resize a view tensor to a larger size. This is not allowed in the functionalization pass
+
+        inputs (1):
+          #  name  tensor      stride  offset  storage
+          0  x     float32[3]  [1]     0       0
+
+        why:
+          PyTorch refuses at collect_metadata because of node resize_
+    "#]],
     );
 }

@@ -21,7 +21,7 @@ fn analyze(text: &str) -> Value {
 
 /// The differences between aotio and PyTorch on the keys of `keys` present in `expect`.
 fn check(path: &Path, keys: &[&str]) -> Vec<String> {
-    let text = std::fs::read_to_string(path).expect("case readable");
+    let text = common::read_text(path);
     let case: Value = serde_json::from_str(&text).expect("case is JSON");
     let expect = &case["expect"];
     let got = analyze(&text);
@@ -109,8 +109,7 @@ fn aot_guards_match_pytorch() {
 #[test]
 fn custom_operator_without_schema_is_a_load_error() {
     let path = common::cases_dir().join("custom_op_mutates_input.json");
-    let text = std::fs::read_to_string(path).expect("case readable");
-    let mut case: Value = serde_json::from_str(&text).expect("case is JSON");
+    let mut case = common::read_json(&path);
     case["operators"]
         .as_object_mut()
         .expect("operators")

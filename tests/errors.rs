@@ -8,11 +8,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 fn base() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/incremental/two_storages.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON")
+    common::read_json(&common::data_path("incremental/two_storages.json"))
 }
 
 /// Loads `text` and checks one reported problem mentions every fragment of `expect`.

@@ -1,17 +1,15 @@
 //! `--overlap exact` changes what a compiler does exactly where PyTorch's
 //! verdict is wrong: a base PyTorch skips, and a base it builds needlessly.
 
+mod common;
+
 use aotio::db::OverlapMode;
 use aotio::Session;
 use serde_json::{json, Value};
 
 fn report(file: &str, mode: OverlapMode) -> Value {
-    let path = format!(
-        "{}/tests/data/incremental/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut session =
-        Session::from_json_str(&std::fs::read_to_string(path).expect("readable")).expect("loads");
+    let path = common::data_path(&format!("incremental/{file}"));
+    let mut session = Session::from_json_str(&common::read_text(&path)).expect("loads");
     let g = session.graph();
     session.db_mut().set_overlap_mode(g, mode);
     serde_json::to_value(session.report().expect("analyses")).expect("json")

@@ -3,6 +3,8 @@
 //! moved onto a shared storage, both overlap modes.
 
 mod common;
+#[path = "../src/reach.rs"]
+mod reach;
 
 use aotio::analysis::dedupe::Strategy as DedupeStrategy;
 use aotio::analysis::synthetic_base::SyntheticBaseEntry;
@@ -10,6 +12,7 @@ use aotio::db::OverlapMode;
 use aotio::session::Stage;
 use aotio::Session;
 use proptest::prelude::*;
+use reach::Reach;
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,8 @@ fn perturbation() -> impl Strategy<Value = Perturbation> {
     ]
 }
 
+static REWRITES_REACH: Reach = Reach::new();
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -69,9 +74,10 @@ proptest! {
         perturbations in proptest::collection::vec(perturbation(), 1..4),
         exact in any::<bool>(),
     ) {
+        let reach = REWRITES_REACH.case(256, 120);
         let files = common::case_files();
         let path = &files[case % files.len()];
-        let mut dump: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut dump = common::read_json(path);
         for p in &perturbations {
             apply(&mut dump, p);
         }
@@ -88,6 +94,7 @@ proptest! {
         }
         let Ok(report) = session.report() else { return Ok(()) };
         let Some(meta) = &report.fw_metadata else { return Ok(()) };
+        reach.reached();
         let num_user_outputs = meta.output_info.len();
 
         // Dedupe: every outer index maps to a kept one; the kept inputs are what follows.

@@ -15,7 +15,7 @@ use aotio::Session;
 use common::{case_files, case_files_in, diff, norm_sig};
 
 fn read_case(path: &Path) -> (String, Value) {
-    let text = std::fs::read_to_string(path).expect("case readable");
+    let text = common::read_text(path);
     let case = serde_json::from_str(&text).expect("case is JSON");
     (text, case)
 }

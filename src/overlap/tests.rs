@@ -8,6 +8,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
+use crate::reach::Reach;
 
 fn view(offset: i64, sizes: &[i64], strides: &[i64]) -> StridedView {
     StridedView::new(sizes.to_vec(), strides.to_vec(), offset)
@@ -548,6 +549,9 @@ fn wild_view() -> impl Strategy<Value = StridedView> {
         .prop_map(|(sizes, strides, offset)| StridedView::new(sizes, strides, offset))
 }
 
+static EXACT_REACH: Reach = Reach::new();
+static BUDGET_REACH: Reach = Reach::new();
+
 proptest! {
     // No regression files: a failure prints its minimal input instead.
     #![proptest_config(ProptestConfig {
@@ -558,7 +562,9 @@ proptest! {
 
     #[test]
     fn exact_mode_matches_enumeration(views in family(8)) {
+        let case = EXACT_REACH.case(2000, 1800);
         let Some((members, pairs)) = oracle(&views) else { return Ok(()) };
+        case.reached();
         let e = compute_overlap(&views, Mode::Exact);
         prop_assert_eq!(&e.pairs, &pairs);
         prop_assert_eq!(&e.overlapping, &members);
@@ -599,7 +605,9 @@ proptest! {
 
     #[test]
     fn a_spent_budget_never_hides_an_overlap(views in family(40), budget in 0u64..300) {
+        let case = BUDGET_REACH.case(2000, 1800);
         let Some((truth, true_pairs)) = oracle(&views) else { return Ok(()) };
+        case.reached();
         for small_cluster in [1, 16] {
             let m = super::exact_members::exact_members_with(&views, small_cluster, budget);
             for t in &truth {

@@ -1,11 +1,34 @@
-//! Shared by the conformance tests: the cases, and a field-by-field diff of
-//! aotio's JSON against PyTorch's `expect` block.
+//! Shared by the integration tests: where the test data is and how it is
+//! read, the conformance cases, and a field-by-field diff of aotio's JSON
+//! against PyTorch's `expect` block.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
+
+/// A file under `tests/data`.
+pub fn data_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(relative)
+}
+
+/// A file's text; the test data is the tests' own, so failing to read it is a bug.
+pub fn read_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JSON file of the test data.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&read_text(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A dump that must load.
+pub fn load(dump: &Value) -> aotio::ir::Graph {
+    aotio::ir::load_json(dump).unwrap_or_else(|e| panic!("a valid dump: {e}"))
+}
 
 pub fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance/graphs")

@@ -1,6 +1,7 @@
 //! Parsing, normal forms, ranges and printing against sympy's behaviour.
 
 use super::*;
+use crate::reach::Reach;
 use proptest::prelude::*;
 
 /// Evaluation environment of the tables: `sN` is worth N; other names have no value.
@@ -655,6 +656,10 @@ fn lookup(env: &[i64; 4]) -> impl Fn(&str) -> Option<i64> + '_ {
     move |name| NAMES.iter().position(|n| *n == name).map(|i| env[i])
 }
 
+static HOMOMORPHISM_REACH: Reach = Reach::new();
+static EQUALITY_REACH: Reach = Reach::new();
+static BOUNDS_REACH: Reach = Reach::new();
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -686,11 +691,13 @@ proptest! {
         b in tree(true),
         env in prop::array::uniform4(-6i64..7),
     ) {
+        let case = HOMOMORPHISM_REACH.case(512, 300);
         let (Ok(x), Ok(y)) = (SizeExpr::parse(&text(&a)), SizeExpr::parse(&text(&b))) else {
             return Ok(());
         };
         let env = lookup(&env);
         let (Ok(vx), Ok(vy)) = (x.eval(&env), y.eval(&env)) else { return Ok(()) };
+        case.reached();
         let (vx, vy) = (i128::from(vx), i128::from(vy));
         value_fits(x.checked_add(&y).and_then(|s| s.eval(&env)), vx + vy)?;
         value_fits(x.checked_sub(&y).and_then(|d| d.eval(&env)), vx - vy)?;
@@ -704,9 +711,11 @@ proptest! {
 
     #[test]
     fn equality_is_polynomial_equality(a in tree(false), b in tree(false), c in tree(false)) {
+        let case = EQUALITY_REACH.case(512, 450);
         let [Ok(x), Ok(y), Ok(z)] = [&a, &b, &c].map(|t| SizeExpr::parse(&text(t))) else {
             return Ok(());
         };
+        case.reached();
         // Ring laws hold as equalities of the normal forms...
         equal_if_fits(x.checked_mul(&y), y.checked_mul(&x))?;
         equal_if_fits(
@@ -737,7 +746,9 @@ proptest! {
         picks in prop::array::uniform4(0i64..6),
         open in prop::array::uniform4(0u8..6),
     ) {
+        let case = BOUNDS_REACH.case(512, 400);
         let Ok(e) = SizeExpr::parse(&text(&t)) else { return Ok(()) };
+        case.reached();
         // Some sides unbounded; the sample point lies inside the interval either way.
         let interval = |i: usize| {
             let lo = (open[i] != 1).then_some(lows[i]);
