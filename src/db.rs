@@ -13,9 +13,8 @@ use std::sync::{Arc, Mutex};
 use salsa::{Durability, Setter};
 
 pub use crate::analysis::facts::ValueFacts;
-use crate::ir::{
-    fingerprint, Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value,
-};
+use crate::ir::pytree::TreeSpec;
+use crate::ir::{Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value};
 pub use crate::overlap::Mode as OverlapMode;
 
 #[salsa::input(debug)]
@@ -32,16 +31,16 @@ pub struct GraphInput {
     pub nodes: Vec<NodeInput>,
     #[returns(ref)]
     pub input_bases: Vec<InputBase>,
-    /// `in_spec` and `out_spec`, kept as JSON.
+    /// `in_spec` and `out_spec`, as the loader read and checked them.
     #[returns(ref)]
-    pub specs: (Option<serde_json::Value>, Option<serde_json::Value>),
+    pub specs: (Option<TreeSpec>, Option<TreeSpec>),
     /// Which overlap relation decides synthetic bases and `overlapping_inputs`.
     #[returns(copy)]
     pub overlap_mode: OverlapMode,
 }
 
 /// One node. Edit it through `Database::set_node_value`, `set_node_structure`
-/// or `set_node`, which keep its facts and fingerprint in step with it; the
+/// or `set_node`, which keep its facts in step with its value; the
 /// setters salsa generates do not.
 #[salsa::input(debug)]
 pub struct NodeInput {
@@ -54,10 +53,6 @@ pub struct NodeInput {
     /// The value the node produced: shapes, strides, autograd flags.
     #[returns(ref)]
     pub value: Value,
-    /// [`Node::fingerprint`] of structure and value: `Session::update`
-    /// compares versions through it. No query reads it.
-    #[returns(copy)]
-    pub fingerprint: u64,
 }
 
 /// The database. `executed` records which queries ran, when logging is on
@@ -122,9 +117,8 @@ impl Database {
 
     /// A new node input, its fields at the durabilities the module explains.
     pub fn add_node(&self, node: Node) -> NodeInput {
-        let fingerprint = node.fingerprint();
         let (structure, val) = node.into_parts();
-        NodeInput::builder(structure, ValueFacts::of(&val), val, fingerprint)
+        NodeInput::builder(structure, ValueFacts::of(&val), val)
             .structure_durability(Durability::HIGH)
             .facts_durability(Durability::MEDIUM)
             .new(self)
@@ -133,8 +127,6 @@ impl Database {
     /// Replaces one node's value (new shapes, strides, flags); its facts
     /// are set only when they differ, so results reading only them stay valid.
     pub fn set_node_value(&mut self, node: NodeInput, value: Value) {
-        let print = fingerprint(node.structure(self), &value);
-        node.set_fingerprint(self).to(print);
         self.write_value(node, value);
     }
 
@@ -153,16 +145,11 @@ impl Database {
 
     /// Replaces one node's structure (op, target, args, identities).
     pub fn set_node_structure(&mut self, node: NodeInput, structure: NodeStructure) {
-        let print = fingerprint(&structure, node.value(self));
-        node.set_fingerprint(self).to(print);
         node.set_structure(self).to(structure);
     }
 
     /// Replaces what differs of one node, and says what did: (structure, value).
     pub fn set_node(&mut self, input: NodeInput, node: &Node) -> (bool, bool) {
-        if input.fingerprint(self) == node.fingerprint() {
-            return (false, false);
-        }
         let structure_differs = *input.structure(self) != *node.structure();
         if structure_differs {
             input.set_structure(self).to(node.structure().clone());
@@ -171,7 +158,6 @@ impl Database {
         if value_differs {
             self.write_value(input, node.val().clone());
         }
-        input.set_fingerprint(self).to(node.fingerprint());
         (structure_differs, value_differs)
     }
 }

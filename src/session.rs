@@ -23,9 +23,10 @@ pub struct Session {
     graph: GraphInput,
     /// Inputs of removed nodes, for reuse.
     spare: Vec<NodeInput>,
-    /// The fingerprints of the graph's nodes in order, kept beside the
-    /// database so that `update` compares them without a lookup per node.
-    /// Dropped whenever the database is handed out for direct edits.
+    /// The fingerprints ([`Node::fingerprint`]) of the graph's nodes in
+    /// order: the one record of what the database holds, so that `update`
+    /// compares versions without reading the nodes. Dropped whenever the
+    /// database is handed out for direct edits, and then taken again.
     fingerprints: Option<Vec<u64>>,
 }
 
@@ -189,7 +190,10 @@ impl Session {
         let old: Vec<NodeInput> = graph.nodes(db).clone();
         let old_prints = match self.fingerprints.take() {
             Some(prints) if prints.len() == old.len() => prints,
-            _ => old.iter().map(|n| n.fingerprint(db)).collect(),
+            _ => old
+                .iter()
+                .map(|n| ir::fingerprint(n.structure(db), n.value(db)))
+                .collect(),
         };
         // Most recompilations keep the order: match by position, and index
         // the old nodes by name only once a name is not where it was.

@@ -9,7 +9,7 @@ pub mod facts;
 pub mod layout;
 pub mod meta;
 pub mod ops;
-pub mod pytree;
+
 pub mod signature;
 pub mod storage_overlap;
 pub mod symbolic_overlap;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ir::Operators;
-use crate::schema::{builtin_schema, builtin_tags, classify, OpClass, ReturnKind, Schema};
+use crate::schema::{builtin_parsed, builtin_tags, classify, OpClass, ReturnKind, Schema};
 
 /// A schema parameter, for binding a node's args and kwargs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -44,18 +44,18 @@ impl OpInfo {
 
 /// Resolves `target` ("aten.mul_.Tensor") against the dump's operators, then the built-in table.
 pub fn resolve(target: &str, operators: &Operators) -> Result<OpInfo, String> {
-    let (text, tags): (&str, Option<Vec<String>>) = match operators.get(target) {
-        Some(op) => (op.schema.as_str(), op.tags.clone()),
-        None => match builtin_schema(target) {
-            Some(text) => (
-                text,
+    // Schemas are parsed once: the dump's when it is loaded, the built-in ones once per process.
+    let (schema, tags): (&Schema, Option<Vec<String>>) = match operators.get(target) {
+        Some(op) => (&op.schema, op.tags.clone()),
+        None => match builtin_parsed(target) {
+            Some(schema) => (
+                schema,
                 builtin_tags(target).map(|t| t.iter().map(|s| s.to_string()).collect()),
             ),
             None => return Err(format!("unknown operator `{target}` (no schema)")),
         },
     };
-    let schema = Schema::parse(text).map_err(|e| format!("bad schema for `{target}`: {e}"))?;
-    let class = classify(target, &schema, tags.as_deref())
+    let class = classify(target, schema, tags.as_deref())
         .map_err(|e| format!("unsupported schema for `{target}`: {e}"))?;
     Ok(OpInfo {
         class,

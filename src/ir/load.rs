@@ -1,6 +1,6 @@
 //! Reading a graph dump (format v1) into a checked [`Graph`].
 //!
-//! The text is read once into the borrowed structures of [`super::raw`],
+//! The text is read once into the borrowed structures of `ir::raw`,
 //! then checked into the model. Loading never stops at the first problem:
 //! every problem found is collected, so `aotio check` can list them all. Each
 //! names the node and field. A problem is reported once: a node that could
@@ -20,6 +20,7 @@ use super::diagnostic::{Diagnostic, LoadError};
 use super::dtype::itemsize;
 use super::expr::{ExprError, SizeExpr};
 use super::model::*;
+use super::pytree::{SpecError, TreeSpec};
 use super::raw::{
     Entries, GraphSeed, KeyProblems, Kind, Lax, NodeSink, RawArg, RawBase, RawConfig, RawGraph,
     RawNode, RawSymbol, RawTensor, RawVal, Scalar, Text,
@@ -249,7 +250,7 @@ impl Loader {
         self.check_operators(&nodes, &operators);
 
         let input_bases = self.input_bases(raw.input_bases.as_ref());
-        let spec = |v: Option<serde_json::Value>| v.filter(|v| !v.is_null());
+        let (in_spec, out_spec) = self.specs(&nodes, raw.in_spec, raw.out_spec);
         Some(Graph {
             name,
             description,
@@ -258,9 +259,64 @@ impl Loader {
             operators,
             nodes,
             input_bases,
-            in_spec: spec(raw.in_spec),
-            out_spec: spec(raw.out_spec),
+            in_spec,
+            out_spec,
         })
+    }
+
+    /// `in_spec` and `out_spec`, read into trees and checked against the
+    /// graph: the input spec rebuilds the call from the user inputs, the
+    /// output spec the result from the output node's values.
+    fn specs(
+        &mut self,
+        nodes: &[Node],
+        in_spec: Option<serde_json::Value>,
+        out_spec: Option<serde_json::Value>,
+    ) -> (Option<TreeSpec>, Option<TreeSpec>) {
+        let user_inputs = nodes
+            .iter()
+            .filter(|n| {
+                matches!(
+                    n.structure().op,
+                    NodeOp::Placeholder {
+                        kind: InputKind::UserInput,
+                        ..
+                    }
+                )
+            })
+            .count();
+        let output = nodes.iter().find(|n| n.structure().op == NodeOp::Output);
+        let outputs = match output.and_then(|n| n.structure().args.first()) {
+            Some(Arg::List(items)) => items.len(),
+            _ => 0,
+        };
+        let mut read = |json: Option<serde_json::Value>, name: &str, leaves: usize, what: &str| {
+            let json = json.filter(|v| !v.is_null())?;
+            let checked = TreeSpec::from_json(&json, name).and_then(|spec| {
+                let found = spec.num_leaves();
+                if found == leaves {
+                    Ok(spec)
+                } else {
+                    Err(SpecError {
+                        path: name.to_owned(),
+                        message: format!(
+                            "rebuilds from {found} values, but the graph has {leaves} {what}"
+                        ),
+                    })
+                }
+            });
+            match checked {
+                Ok(spec) => Some(spec),
+                Err(e) => {
+                    self.error(TOP, e.path, e.message);
+                    None
+                }
+            }
+        };
+        (
+            read(in_spec, "in_spec", user_inputs, "user inputs"),
+            read(out_spec, "out_spec", outputs, "outputs"),
+        )
     }
 
     fn config(&mut self, raw: Option<&Lax<RawConfig<'_>>>) -> Option<Config> {
@@ -435,14 +491,17 @@ impl Loader {
                 );
                 continue;
             };
-            if let Err(e) = Schema::parse(schema) {
-                self.error(
-                    TOP,
-                    format!("operators.{target}"),
-                    format!("bad schema: {e}"),
-                );
-                continue;
-            }
+            let schema = match Schema::parse(schema) {
+                Ok(schema) => Arc::new(schema),
+                Err(e) => {
+                    self.error(
+                        TOP,
+                        format!("operators.{target}"),
+                        format!("bad schema: {e}"),
+                    );
+                    continue;
+                }
+            };
             let op_tags = tags
                 .and_then(|t| t.0.iter().find(|(name, _)| name.0 == target))
                 .and_then(|(_, list)| list.ok())
@@ -455,7 +514,7 @@ impl Loader {
             out.insert(
                 target.to_owned(),
                 Operator {
-                    schema: schema.to_owned(),
+                    schema,
                     tags: op_tags,
                 },
             );

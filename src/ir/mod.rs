@@ -6,6 +6,7 @@ pub mod dtype;
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod pytree;
 mod raw;
 pub mod vocabulary;
 

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::pytree::TreeSpec;
+use crate::schema::Schema;
 use serde::Serialize;
 
 use super::expr::SizeExpr;
@@ -59,7 +61,8 @@ pub type Symbols = BTreeMap<String, Symbol>;
 /// One operator of the dump: its schema text and tags (format §4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Operator {
-    pub schema: String,
+    /// The dump's schema, parsed once when the dump is loaded.
+    pub schema: Arc<Schema>,
     /// `None` when the dump had no `operator_tags` (semantics §3.1.3 then decides).
     pub tags: Option<Vec<String>>,
 }
@@ -249,8 +252,9 @@ pub struct Graph {
     pub operators: Operators,
     pub nodes: Vec<Node>,
     pub input_bases: Vec<InputBase>,
-    pub in_spec: Option<serde_json::Value>,
-    pub out_spec: Option<serde_json::Value>,
+    /// `in_spec` and `out_spec`, read and checked against the graph at load.
+    pub in_spec: Option<TreeSpec>,
+    pub out_spec: Option<TreeSpec>,
 }
 
 /// A node and the value it produced, immutable once built so that its

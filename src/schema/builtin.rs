@@ -5,10 +5,28 @@
 //! limited to the ones the analyses read: `inplace`, `inplace_view`, `out`,
 //! `view_copy`, sorted as in a dump.
 
+use std::sync::OnceLock;
+
+use super::Schema;
+
 /// Built-in schema text of the operator a node target names
 /// (`aten.add_.Tensor`).
 pub fn builtin_schema(target: &str) -> Option<&'static str> {
     lookup(target).map(|op| op.schema)
+}
+
+/// The parsed built-in schema of the operator a node target names. Each
+/// entry is parsed once per process, the first time any is asked for.
+pub fn builtin_parsed(target: &str) -> Option<&'static Schema> {
+    static PARSED: OnceLock<Vec<Option<Schema>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        BUILTINS
+            .iter()
+            .map(|op| Schema::parse(op.schema).ok())
+            .collect()
+    });
+    let index = lookup_index(target)?;
+    parsed.get(index)?.as_ref()
 }
 
 /// Built-in tags (among `inplace`, `inplace_view`, `out`, `view_copy`) of the
@@ -37,9 +55,14 @@ const VIEW_COPY: &[&str] = &["view_copy"];
 /// on the text keeps target and schema from ever disagreeing; a linear scan
 /// of a table this size costs nothing next to parsing the schema.
 fn lookup(target: &str) -> Option<&'static Builtin> {
+    BUILTINS.get(lookup_index(target)?)
+}
+
+/// [`lookup`]'s position in the table.
+fn lookup_index(target: &str) -> Option<usize> {
     let (namespace, rest) = target.split_once('.')?;
     let (name, overload) = rest.rsplit_once('.')?;
-    BUILTINS.iter().find(|op| {
+    BUILTINS.iter().position(|op| {
         let head = op.schema.split_once('(').map_or("", |(head, _)| head);
         let Some(qualified) = head
             .strip_prefix(namespace)

@@ -22,7 +22,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use builtin::{builtin_schema, builtin_tags};
+pub use builtin::{builtin_parsed, builtin_schema, builtin_tags};
 
 /// A parsed operator schema, e.g.
 /// `aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)`.

@@ -4,47 +4,30 @@
 
 use super::*;
 
-/// The export's specs from a dump's, checked against the graph. `in_spec`
-/// must rebuild `(args, kwargs)` from the user inputs, and gains a leading
-/// leaf per parameter and buffer (`aot_export_module` flattens `(params ⊕
-/// buffers ⊕ args, kwargs)`); `out_spec` must rebuild the result from the
-/// outputs. A dump without specs gets flat ones: positional user inputs, a
+/// The export's specs from a dump's (which the loader checked against the
+/// graph: `in_spec` rebuilds `(args, kwargs)` from the user inputs, `out_spec`
+/// the result from the outputs). `in_spec` gains a leading leaf per parameter
+/// and buffer (`aot_export_module` flattens `(params ⊕ buffers ⊕ args,
+/// kwargs)`). A dump without specs gets flat ones: positional user inputs, a
 /// tuple of outputs.
 pub fn export_specs(
-    in_spec: Option<&serde_json::Value>,
-    out_spec: Option<&serde_json::Value>,
+    in_spec: Option<&TreeSpec>,
+    out_spec: Option<&TreeSpec>,
     num_params_buffers: usize,
     num_user_inputs: usize,
     num_outputs: usize,
 ) -> Result<(TreeSpec, TreeSpec), SpecError> {
-    let check = |spec: TreeSpec, name: &str, expected: usize, what: &str| {
-        let leaves = spec.num_leaves();
-        if leaves == expected {
-            Ok(spec)
-        } else {
-            Err(SpecError {
-                path: name.to_owned(),
-                message: format!(
-                    "rebuilds from {leaves} values, but the graph has {expected} {what}"
-                ),
-            })
-        }
-    };
-    let in_spec = match in_spec {
-        Some(json) => TreeSpec::from_json(json, "in_spec")?,
-        None => TreeSpec::tuple(vec![
+    // The loader checked the dump's specs against the graph.
+    let in_spec = in_spec.cloned().unwrap_or_else(|| {
+        TreeSpec::tuple(vec![
             TreeSpec::tuple(vec![TreeSpec::Leaf; num_user_inputs]),
             TreeSpec::empty_dict(),
-        ]),
-    };
-    let in_spec = check(in_spec, "in_spec", num_user_inputs, "user inputs")?
-        .with_leading_args(num_params_buffers)?;
-    let out_spec = match out_spec {
-        Some(json) => TreeSpec::from_json(json, "out_spec")?,
-        None => TreeSpec::tuple(vec![TreeSpec::Leaf; num_outputs]),
-    };
-    let out_spec = check(out_spec, "out_spec", num_outputs, "outputs")?;
-    Ok((in_spec, out_spec))
+        ])
+    });
+    let out_spec = out_spec
+        .cloned()
+        .unwrap_or_else(|| TreeSpec::tuple(vec![TreeSpec::Leaf; num_outputs]));
+    Ok((in_spec.with_leading_args(num_params_buffers)?, out_spec))
 }
 
 /// Per node: the custom operator (one neither from `aten` nor a Python
@@ -105,8 +88,8 @@ pub fn export_graph(
     nodes: &[&NodeStructure],
     facts: &[ValueFacts],
     trace: &AliasTrace,
-    in_spec: Option<&serde_json::Value>,
-    out_spec: Option<&serde_json::Value>,
+    in_spec: Option<&TreeSpec>,
+    out_spec: Option<&TreeSpec>,
 ) -> Result<ExportGraph, AnalysisError> {
     // The last write to each functional storage, found once (not per input).
     let mut last_write = HashMap::new();

@@ -30,8 +30,8 @@ use super::error::AnalysisError;
 use super::error::{ExceptionType, TorchError};
 use super::facts::ValueFacts;
 use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo, Tangent};
-use super::pytree::{SpecError, TreeSpec};
 use super::trace::{AliasTrace, OutputSlot};
+use crate::ir::pytree::{SpecError, TreeSpec};
 use crate::ir::{Arg, Diagnostic, InputKind, NodeOp, NodeStructure, Value, F64};
 use crate::schema::is_python_callable;
 

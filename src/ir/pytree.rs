@@ -2,8 +2,8 @@
 //!
 //! A dump carries `in_spec`/`out_spec` as `treespec_dumps` writes them,
 //! parsed into JSON (format §10): `[1, {"type", "context", "children_spec"}]`.
-//! A spec is read once into [`TreeSpec`], checked against the graph (its
-//! leaves are the flat values), and written back in exactly the same layout,
+//! A spec is read once, when the dump is loaded, into [`TreeSpec`] and
+//! checked against the graph there (its leaves are the flat values), and written back in exactly the same layout,
 //! so a spec that only passes through aotio compares equal to PyTorch's.
 
 use std::fmt;
