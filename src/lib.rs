@@ -1,13 +1,17 @@
 //! aotio: PyTorch AOTAutograd's input/output analysis as an incremental,
 //! query-based compiler pass.
 //!
-//! Layers, each knowing less than the one above:
-//! - [`ir`]: the graph-dump model (format v1) and size expressions;
+//! Layers, from the bottom; each uses only the ones listed before it:
 //! - [`schema`]: operator schemas and what their alias annotations mean;
+//! - [`ir`]: the graph-dump model (format v1), its loader (which parses the
+//!   schemas and pytree specs once), and size expressions;
 //! - [`overlap`]: the storage-overlap engine;
 //! - [`analysis`]: the analyses as pure functions;
 //! - [`db`] and [`queries`]: the salsa database and the memoized queries;
-//! - [`session`]: one graph in a database, and its report.
+//! - [`session`]: one graph in a database, and its report;
+//! - [`gen`]: synthetic dumps and edits of them, for benchmarks and replays
+//!   (beside the analysis: it uses `ir`'s size expressions and the schema
+//!   table, and writes format-v1 JSON).
 //!
 //! ```
 //! let dump = aotio::EXAMPLE_DUMP;
