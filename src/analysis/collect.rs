@@ -9,6 +9,7 @@ use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
 use super::layout;
 use super::meta::{
     InputAliasInfo, MutationType, OutputAliasInfo, OutputType, RawType, Tangent, TensorSpec,
+    ViewAndMutationMeta,
 };
 use super::trace::{AliasTrace, ObjectIdx, OutputSlot};
 use crate::ir::expr::SizeExpr;
@@ -86,6 +87,27 @@ impl RecordedAutograd for WithoutGrad<'_> {
             self.grad_mode_differs.get(node).copied().unwrap_or(false),
             id.is_some_and(|id| self.passed_in_requiring_grad.contains(&id)),
         )
+    }
+}
+
+/// The `ViewAndMutationMeta` of one collection run, from its parts.
+pub fn view_and_mutation_meta(
+    trace: &AliasTrace,
+    input_info: Vec<InputAliasInfo>,
+    outputs: &Outputs,
+    traced_tangents: Vec<Tangent>,
+    keep_input_mutations: bool,
+) -> ViewAndMutationMeta {
+    ViewAndMutationMeta {
+        input_info,
+        output_info: outputs.info.clone(),
+        num_intermediate_bases: outputs.intermediate_bases.len(),
+        keep_input_mutations,
+        traced_tangents,
+        // Set when the function leaves grad mode other than it found it.
+        grad_enabled_mutation: (trace.grad_enabled_at_exit != trace.grad_enabled_at_entry)
+            .then_some(trace.grad_enabled_at_exit),
+        num_tokens: 0,
     }
 }
 

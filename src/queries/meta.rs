@@ -104,16 +104,9 @@ pub fn export_metadata(
         let inputs = collect::input_info(&trace, &autograd, facts, kim)?;
         let outputs = collect::output_info(&trace, &autograd, &inputs, facts)?;
         let tangents = collect::traced_tangents(&trace, &inputs, &outputs, facts);
-        Ok(Arc::new(ViewAndMutationMeta {
-            input_info: inputs,
-            output_info: outputs.info,
-            num_intermediate_bases: outputs.intermediate_bases.len(),
-            keep_input_mutations: kim,
-            traced_tangents: tangents,
-            grad_enabled_mutation: (trace.grad_enabled_at_exit != trace.grad_enabled_at_entry)
-                .then_some(trace.grad_enabled_at_exit),
-            num_tokens: 0,
-        }))
+        Ok(Arc::new(collect::view_and_mutation_meta(
+            &trace, inputs, &outputs, tangents, kim,
+        )))
     })
 }
 
@@ -244,16 +237,13 @@ pub fn fw_metadata(
     let inputs = ok(input_alias_info(db, graph))?;
     let outputs = ok(output_alias_info(db, graph))?;
     let tangents = ok(traced_tangents(db, graph))?;
-    Ok(Arc::new(ViewAndMutationMeta {
-        input_info: inputs.to_vec(),
-        output_info: outputs.info.clone(),
-        num_intermediate_bases: outputs.intermediate_bases.len(),
-        keep_input_mutations: keep_input_mutations(db, graph),
-        traced_tangents: tangents.to_vec(),
-        grad_enabled_mutation: (trace.grad_enabled_at_exit != trace.grad_enabled_at_entry)
-            .then_some(trace.grad_enabled_at_exit),
-        num_tokens: 0,
-    }))
+    Ok(Arc::new(collect::view_and_mutation_meta(
+        trace,
+        inputs.to_vec(),
+        outputs,
+        tangents.to_vec(),
+        keep_input_mutations(db, graph),
+    )))
 }
 
 /// AOTAutograd's final joint-or-inference decision (semantics §3.4).
