@@ -17,42 +17,52 @@ use crate::ir::pytree::TreeSpec;
 use crate::ir::{Config, Graph, InputBase, Node, NodeStructure, Operators, Symbols, Value};
 pub use crate::overlap::Mode as OverlapMode;
 
-#[salsa::input(debug)]
-pub struct GraphInput {
-    #[returns(ref)]
-    pub name: String,
-    #[returns(ref)]
-    pub config: Config,
-    #[returns(ref)]
-    pub symbols: Symbols,
-    #[returns(ref)]
-    pub operators: Operators,
-    #[returns(ref)]
-    pub nodes: Vec<NodeInput>,
-    #[returns(ref)]
-    pub input_bases: Vec<InputBase>,
-    /// `in_spec` and `out_spec`, as the loader read and checked them.
-    #[returns(ref)]
-    pub specs: (Option<TreeSpec>, Option<TreeSpec>),
-    /// Which overlap relation decides synthetic bases and `overlapping_inputs`.
-    #[returns(copy)]
-    pub overlap_mode: OverlapMode,
-}
+pub use inputs::{GraphInput, NodeInput};
 
-/// One node. Edit it through `Database::set_node_value`, `set_node_structure`
-/// or `set_node`, which keep its facts in step with its value; the
-/// setters salsa generates do not.
-#[salsa::input(debug)]
-pub struct NodeInput {
-    /// Op, target, args, identities: what the alias analysis reads.
-    #[returns(ref)]
-    pub structure: NodeStructure,
-    /// What the analyses read of the value besides its geometry.
-    #[returns(ref)]
-    pub facts: ValueFacts,
-    /// The value the node produced: shapes, strides, autograd flags.
-    #[returns(ref)]
-    pub value: Value,
+// salsa generates constructors, builders and setters without docs: the
+// input structs live in a module that allows it.
+#[allow(missing_docs)]
+mod inputs {
+    use super::*;
+
+    /// One graph: its graph-wide fields and its nodes, in order.
+    #[salsa::input(debug)]
+    pub struct GraphInput {
+        #[returns(ref)]
+        pub name: String,
+        #[returns(ref)]
+        pub config: Config,
+        #[returns(ref)]
+        pub symbols: Symbols,
+        #[returns(ref)]
+        pub operators: Operators,
+        #[returns(ref)]
+        pub nodes: Vec<NodeInput>,
+        #[returns(ref)]
+        pub input_bases: Vec<InputBase>,
+        /// `in_spec` and `out_spec`, as the loader read and checked them.
+        #[returns(ref)]
+        pub specs: (Option<TreeSpec>, Option<TreeSpec>),
+        /// Which overlap relation decides synthetic bases and `overlapping_inputs`.
+        #[returns(copy)]
+        pub overlap_mode: OverlapMode,
+    }
+
+    /// One node. Edit it through `Database::set_node_value`, `set_node_structure`
+    /// or `set_node`, which keep its facts in step with its value; the
+    /// setters salsa generates do not.
+    #[salsa::input(debug)]
+    pub struct NodeInput {
+        /// Op, target, args, identities: what the alias analysis reads.
+        #[returns(ref)]
+        pub structure: NodeStructure,
+        /// What the analyses read of the value besides its geometry.
+        #[returns(ref)]
+        pub facts: ValueFacts,
+        /// The value the node produced: shapes, strides, autograd flags.
+        #[returns(ref)]
+        pub value: Value,
+    }
 }
 
 /// The database. `executed` records which queries ran, when logging is on

@@ -22,6 +22,7 @@
 //! ```
 
 // Data from outside must never panic the process that embeds aotio.
+#![warn(missing_docs)]
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

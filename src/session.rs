@@ -33,15 +33,20 @@ pub struct Session {
 /// What [`Session::update`] changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpdateSummary {
+    /// Nodes new in this version.
     pub nodes_added: usize,
+    /// Nodes gone from it.
     pub nodes_removed: usize,
+    /// Nodes whose op, target, args or identities changed.
     pub structures_changed: usize,
+    /// Nodes whose value changed.
     pub values_changed: usize,
     /// Graph-level fields that changed (`config`, `symbols`, ...).
     pub fields_changed: Vec<&'static str>,
 }
 
 impl UpdateSummary {
+    /// Nothing changed.
     pub fn is_empty(&self) -> bool {
         *self == UpdateSummary::default()
     }
@@ -51,23 +56,31 @@ impl UpdateSummary {
 /// file's `expect` block. A PyTorch refusal is a result (`error`), not a failure.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// PyTorch's joint-or-inference decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs_autograd: Option<bool>,
+    /// The collected `ViewAndMutationMeta`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fw_metadata: Option<Arc<ViewAndMutationMeta>>,
+    /// What dedupe did, or its refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedupe: Option<Stage<Arc<Dedupe>>>,
+    /// The synthetic-base rewrite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthetic_base: Option<Arc<SyntheticBaseReport>>,
+    /// Per storage group, the members that overlap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlapping_inputs: Option<Arc<Vec<OverlappingInputs>>>,
     /// Symbolic groups: whether each overlap verdict holds for all symbol values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symbolic_overlap: Option<Arc<Vec<SymbolicOverlap>>>,
+    /// The guards PyTorch installs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aot_guards: Option<Arc<Vec<Guard>>>,
+    /// PyTorch's refusal during metadata collection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TorchError>,
+    /// The export signatures of the flavours asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_signature: Option<Arc<Signatures>>,
     /// What printing the report needs of the graph itself; not a PyTorch field.
@@ -86,6 +99,7 @@ pub struct GraphFacts {
     pub inputs: Vec<InputFacts>,
     /// The output node's arguments, as Python prints them.
     pub output_names: Vec<String>,
+    /// The graph's symbols, to evaluate sizes at their hints.
     pub symbols: Symbols,
     /// The functionalization model's record, when the graph could be traced.
     pub trace: Option<Arc<AliasTrace>>,
@@ -94,7 +108,9 @@ pub struct GraphFacts {
 /// A placeholder: its name and the value it carries.
 #[derive(Clone, Debug)]
 pub struct InputFacts {
+    /// The placeholder's name.
     pub name: Arc<str>,
+    /// Its value.
     pub value: Value,
 }
 
@@ -143,8 +159,13 @@ fn python_repr(a: &Arg) -> String {
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Stage<T> {
+    /// The stage's result.
     Done(T),
-    Refused { error: TorchError },
+    /// PyTorch refuses at this stage.
+    Refused {
+        /// The refusal.
+        error: TorchError,
+    },
 }
 
 impl<T> Stage<Arc<T>> {
@@ -160,14 +181,17 @@ impl<T> Stage<Arc<T>> {
 }
 
 impl Session {
+    /// A session over a dump's JSON text.
     pub fn from_json_str(text: &str) -> Result<Session, LoadError> {
         Ok(Session::from_graph(ir::load_str(text)?))
     }
 
+    /// A session over a loaded graph.
     pub fn from_graph(graph: Graph) -> Session {
         Session::with_database(Database::default(), graph)
     }
 
+    /// A session over `graph` in `db` (e.g. one that logs executed queries).
     pub fn with_database(db: Database, graph: Graph) -> Session {
         let fingerprints = graph.nodes.iter().map(Node::fingerprint).collect();
         let graph = db.add_graph(graph);
@@ -282,15 +306,18 @@ impl Session {
         Ok(self.update(&ir::load_str(text)?))
     }
 
+    /// The database, to run queries.
     pub fn db(&self) -> &Database {
         &self.db
     }
 
+    /// The database, for direct edits of its inputs.
     pub fn db_mut(&mut self) -> &mut Database {
         self.fingerprints = None;
         &mut self.db
     }
 
+    /// The graph input.
     pub fn graph(&self) -> GraphInput {
         self.graph
     }

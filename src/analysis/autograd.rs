@@ -9,15 +9,18 @@ use crate::ir::{Autograd, GradFn};
 /// The autograd facts the dump recorded for each node's value, by node
 /// index: what the autograd analysis reads of the values.
 pub trait RecordedAutograd {
+    /// The recorded facts of node `node`'s value; `None` for a value that is not one tensor.
     fn recorded_autograd(&self, node: usize) -> Option<Autograd>;
 }
 
 /// An object's autograd facts at the end of the function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FinalAutograd {
+    /// `requires_grad` at the end of the function.
     pub requires_grad: bool,
     /// `g ≠ none` of semantics §3.3.4.
     pub has_grad_fn: bool,
+    /// Its `grad_fn` comes from a custom `autograd.Function`.
     pub custom_grad_fn: bool,
     /// A view made under no_grad whose base was later written with grad (A3):
     /// any use of its autograd state is an error.

@@ -36,6 +36,7 @@ pub fn python_type(value: &Value) -> &'static str {
 /// layer implements it over the database, so that a collection step reads
 /// only the values it asks for.
 pub trait NodeFacts: RecordedAutograd {
+    /// The geometry of node `node`'s tensor value.
     fn geometry(&self, node: usize) -> Option<&Geometry>;
     /// Python type name of a non-tensor node's value (`int`, `torch.SymInt`, ...).
     fn value_type(&self, node: usize) -> &'static str;
@@ -55,6 +56,7 @@ pub struct WithoutGrad<'a> {
 }
 
 impl<'a> WithoutGrad<'a> {
+    /// The facts `recorded` gives, as a run entered under `no_grad` sees them.
     pub fn new(
         recorded: &'a dyn RecordedAutograd,
         tensor_ids: Vec<Option<u64>>,
@@ -239,6 +241,7 @@ pub fn check_resizes(trace: &AliasTrace, facts: &dyn NodeFacts) -> Result<(), To
 /// Output classification result: per-output info and the intermediate bases.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Outputs {
+    /// One `OutputAliasInfo` per output.
     pub info: Vec<OutputAliasInfo>,
     /// Objects appended as intermediate bases, with the output that registered each.
     pub intermediate_bases: Vec<(ObjectIdx, usize)>,

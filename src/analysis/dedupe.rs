@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::error::{ExceptionType, Stage, TorchError};
 use super::meta::{OutputAliasInfo, ViewAndMutationMeta};
 
+/// How `AOTDedupeWrapper` treats inputs passed twice (semantics §3.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
@@ -21,11 +22,15 @@ pub enum Strategy {
 /// The outcome of `AOTDedupeWrapper.pre_compile`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Dedupe {
+    /// What dedupe did.
     pub strategy: Strategy,
     /// PyTorch's flag: a runtime wrapper is needed exactly when duplicates are removed.
     pub needs_post_compile: bool,
+    /// PyTorch's `keep_arg_mask`: which flat inputs the inner function keeps.
     pub keep_arg_mask: Option<Vec<bool>>,
+    /// PyTorch's `add_dupe_map`: the kept input each flat input reads.
     pub add_dupe_map: Option<Vec<usize>>,
+    /// Later copies of a duplicated input that export passes as separate leaves.
     pub leafified_indices: Vec<usize>,
     /// `remove_dupe_metadata`'s result (only when duplicates are removed).
     pub fw_metadata: Option<ViewAndMutationMeta>,

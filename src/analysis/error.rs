@@ -11,14 +11,20 @@ use crate::ir::Diagnostic;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// `collect_metadata`.
     CollectMetadata,
+    /// `dedupe`.
     Dedupe,
+    /// `merge_view_inputs`.
     MergeViewInputs,
+    /// `create_synthetic_base_metadata`.
     SyntheticBaseMetadata,
+    /// `graph_signature`.
     GraphSignature,
 }
 
 impl Stage {
+    /// The stage's name in the conformance data.
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::CollectMetadata => "collect_metadata",
@@ -33,7 +39,9 @@ impl Stage {
 /// The Python exception class PyTorch raises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum ExceptionType {
+    /// Python's `AssertionError`.
     AssertionError,
+    /// Python's `RuntimeError`.
     RuntimeError,
     /// Python's list indexing failing inside PyTorch (a quirk reproduced, §3.5.3).
     IndexError,
@@ -42,9 +50,12 @@ pub enum ExceptionType {
 /// A case PyTorch refuses: reproduced, with the same stage and exception type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TorchError {
+    /// Where PyTorch refuses.
     pub stage: Stage,
+    /// The exception PyTorch raises.
     #[serde(rename = "type")]
     pub kind: ExceptionType,
+    /// PyTorch's message, or aotio's account of it.
     pub message: String,
     /// Graph position of the node that causes the refusal, where one does:
     /// aotio's evidence for reports, not part of PyTorch's error.
@@ -53,6 +64,7 @@ pub struct TorchError {
 }
 
 impl TorchError {
+    /// A refusal at `stage` with exception `kind`.
     pub fn new(stage: Stage, kind: ExceptionType, message: impl Into<String>) -> Self {
         TorchError {
             stage,
@@ -62,12 +74,14 @@ impl TorchError {
         }
     }
 
+    /// The same refusal, caused by node `node` (graph position).
     pub fn at_node(mut self, node: usize) -> Self {
         self.node = Some(node);
         self
     }
 }
 
+/// Why an analysis has no result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AnalysisError {
     /// PyTorch would refuse this case too.
@@ -77,6 +91,7 @@ pub enum AnalysisError {
 }
 
 impl AnalysisError {
+    /// A graph that loads but cannot be analysed, at `node`'s `field`.
     pub fn invalid(node: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
         AnalysisError::Invalid(Diagnostic::at(Some(node), field, message))
     }

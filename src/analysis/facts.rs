@@ -12,9 +12,11 @@ use crate::ir::{Autograd, Value};
 /// the value whenever it is set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ValueFacts {
+    /// The recorded autograd facts of a tensor value.
     pub autograd: Option<Autograd>,
     /// The tensor's real storage.
     pub storage: Option<u64>,
+    /// A tensor of a floating-point dtype.
     pub is_floating: bool,
     /// What export sees: a tensor, a symbol, or a constant.
     pub arg_kind: ArgKind,
@@ -23,6 +25,7 @@ pub struct ValueFacts {
 }
 
 impl ValueFacts {
+    /// The facts of `value`.
     pub fn of(value: &Value) -> ValueFacts {
         let tensor = value.as_tensor();
         ValueFacts {

@@ -11,10 +11,13 @@ use crate::ir::expr::SizeExpr;
 /// semantics §2.3
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum MutationType {
+    /// PyTorch's `MutationType.NOT_MUTATED`.
     #[serde(rename = "NOT_MUTATED")]
     NotMutated,
+    /// PyTorch's `MutationType.MUTATED_IN_GRAPH`.
     #[serde(rename = "MUTATED_IN_GRAPH")]
     MutatedInGraph,
+    /// PyTorch's `MutationType.MUTATED_OUT_GRAPH`.
     #[serde(rename = "MUTATED_OUT_GRAPH")]
     MutatedOutGraph,
 }
@@ -22,15 +25,25 @@ pub enum MutationType {
 /// One flat input (semantics §2.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct InputAliasInfo {
+    /// PyTorch's `InputAliasInfo.is_leaf`.
     pub is_leaf: bool,
+    /// PyTorch's `InputAliasInfo.mutates_data`.
     pub mutates_data: bool,
+    /// PyTorch's `InputAliasInfo.mutates_metadata`.
     pub mutates_metadata: bool,
+    /// PyTorch's `InputAliasInfo.mutations_hidden_from_autograd`.
     pub mutations_hidden_from_autograd: bool,
+    /// PyTorch's `InputAliasInfo.mutations_under_no_grad_or_inference_mode`.
     pub mutations_under_no_grad_or_inference_mode: bool,
+    /// PyTorch's `InputAliasInfo.mutation_inductor_storage_resize`.
     pub mutation_inductor_storage_resize: bool,
+    /// PyTorch's `InputAliasInfo.mutates_storage_metadata`.
     pub mutates_storage_metadata: bool,
+    /// PyTorch's `InputAliasInfo.mutation_is_shallow_copy_data`.
     pub mutation_is_shallow_copy_data: bool,
+    /// PyTorch's `InputAliasInfo.requires_grad`.
     pub requires_grad: bool,
+    /// PyTorch's `InputAliasInfo.keep_input_mutations`.
     pub keep_input_mutations: bool,
     /// Derived eagerly: PyTorch computes it lazily, but every analysis after
     /// collection evaluates it, so a refusal surfaces at collection anyway.
@@ -95,13 +108,21 @@ fn py_bool(b: bool) -> &'static str {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputType {
+    /// PyTorch's `OutputType.non_alias`.
     NonAlias,
+    /// PyTorch's `OutputType.alias_of_input`.
     AliasOfInput,
+    /// PyTorch's `OutputType.is_input`.
     IsInput,
+    /// PyTorch's `OutputType.alias_of_intermediate_save_as_output`.
     AliasOfIntermediateSaveAsOutput,
+    /// PyTorch's `OutputType.alias_of_intermediate`.
     AliasOfIntermediate,
+    /// PyTorch's `OutputType.alias_of_intermediate_base_is_user_output`.
     AliasOfIntermediateBaseIsUserOutput,
+    /// PyTorch's `OutputType.unsafe_view_alias`.
     UnsafeViewAlias,
+    /// PyTorch's `OutputType.custom_function_view`.
     CustomFunctionView,
 }
 
@@ -113,9 +134,11 @@ impl OutputType {
             OutputType::NonAlias | OutputType::UnsafeViewAlias | OutputType::CustomFunctionView
         )
     }
+    /// Whether the output is, or is a view of, an input.
     pub fn aliases_input(self) -> bool {
         matches!(self, OutputType::AliasOfInput | OutputType::IsInput)
     }
+    /// Whether the output is a view of an intermediate (one of the three `alias_of_intermediate*` kinds).
     pub fn aliases_intermediate(self) -> bool {
         matches!(
             self,
@@ -129,7 +152,9 @@ impl OutputType {
 /// The runtime type of an output (`raw_type`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RawType {
+    /// A tensor: `torch._subclasses.functional_tensor.FunctionalTensor` during tracing.
     FunctionalTensor,
+    /// A non-tensor output, by its Python type name (`int`, `torch.SymInt`, ...).
     Python(&'static str),
 }
 
@@ -147,11 +172,17 @@ impl Serialize for RawType {
 /// One flat output (semantics §2.7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct OutputAliasInfo {
+    /// PyTorch's `OutputAliasInfo.output_type`.
     pub output_type: OutputType,
+    /// PyTorch's `OutputAliasInfo.raw_type`.
     pub raw_type: RawType,
+    /// PyTorch's `OutputAliasInfo.base_idx`.
     pub base_idx: Option<usize>,
+    /// PyTorch's `OutputAliasInfo.dynamic_dims`.
     pub dynamic_dims: Option<Vec<usize>>,
+    /// PyTorch's `OutputAliasInfo.requires_grad`.
     pub requires_grad: bool,
+    /// PyTorch's `OutputAliasInfo.requires_grad_for_backward`.
     pub requires_grad_for_backward: bool,
     /// Names of the view-replay steps (informational; `None` when PyTorch records no sequence).
     pub view_meta_sequence: Option<Vec<String>>,
@@ -160,9 +191,13 @@ pub struct OutputAliasInfo {
 /// Shape, strides, offset and dtype of a tensor PyTorch builds (tangents, bases).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TensorSpec {
+    /// Sizes, possibly symbolic.
     pub shape: Vec<SizeExpr>,
+    /// Strides, possibly symbolic.
     pub stride: Vec<SizeExpr>,
+    /// Offset into the storage, in elements.
     pub storage_offset: SizeExpr,
+    /// PyTorch's dtype name (`float32`, ...).
     pub dtype: Arc<str>,
 }
 
@@ -181,7 +216,9 @@ impl TensorSpec {
 /// A traced tangent and PyTorch's descriptor of it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tangent {
+    /// The tangent's geometry.
     pub spec: TensorSpec,
+    /// What the tangent is for, as PyTorch describes it (`traced_tangents_descs`).
     pub desc: String,
 }
 
@@ -189,12 +226,19 @@ pub struct Tangent {
 /// [`ViewAndMutationMeta::derived`] so they can never disagree.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ViewAndMutationMeta {
+    /// PyTorch's `ViewAndMutationMeta.input_info`.
     pub input_info: Vec<InputAliasInfo>,
+    /// PyTorch's `ViewAndMutationMeta.output_info`.
     pub output_info: Vec<OutputAliasInfo>,
+    /// PyTorch's `ViewAndMutationMeta.num_intermediate_bases`.
     pub num_intermediate_bases: usize,
+    /// PyTorch's `ViewAndMutationMeta.keep_input_mutations`.
     pub keep_input_mutations: bool,
+    /// PyTorch's `ViewAndMutationMeta.traced_tangents`.
     pub traced_tangents: Vec<Tangent>,
+    /// PyTorch's `ViewAndMutationMeta.grad_enabled_mutation`.
     pub grad_enabled_mutation: Option<bool>,
+    /// PyTorch's `ViewAndMutationMeta.num_tokens`.
     pub num_tokens: usize,
 }
 
@@ -223,29 +267,50 @@ impl ViewAndMutationMeta {
 /// The fields PyTorch derives in `__post_init__`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct DerivedFields {
+    /// PyTorch's `ViewAndMutationMeta.mutated_inp_runtime_indices`.
     pub mutated_inp_runtime_indices: Vec<usize>,
+    /// PyTorch's `ViewAndMutationMeta.num_mutated_inp_runtime_indices`.
     pub num_mutated_inp_runtime_indices: usize,
+    /// PyTorch's `ViewAndMutationMeta.mutated_graph_handled_indices`.
     pub mutated_graph_handled_indices: Vec<usize>,
+    /// PyTorch's `ViewAndMutationMeta.num_mutated_graph_handled_indices`.
     pub num_mutated_graph_handled_indices: usize,
+    /// PyTorch's `ViewAndMutationMeta.mutated_graph_handled_indices_seen_by_autograd`.
     pub mutated_graph_handled_indices_seen_by_autograd: Vec<usize>,
+    /// PyTorch's `ViewAndMutationMeta.num_mutated_graph_handled_indices_seen_by_autograd`.
     pub num_mutated_graph_handled_indices_seen_by_autograd: usize,
+    /// PyTorch's `ViewAndMutationMeta.aliased_out_indices`.
     pub aliased_out_indices: Vec<usize>,
+    /// PyTorch's `ViewAndMutationMeta.unsafe_view_out_indices`.
     pub unsafe_view_out_indices: Vec<usize>,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs`.
     pub num_outputs: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs_non_aliased`.
     pub num_outputs_non_aliased: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs_aliased_to_inputs`.
     pub num_outputs_aliased_to_inputs: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs_aliased_to_intermediates`.
     pub num_outputs_aliased_to_intermediates: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs_aliased`.
     pub num_outputs_aliased: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_unsafe_view_outputs`.
     pub num_unsafe_view_outputs: usize,
+    /// PyTorch's `ViewAndMutationMeta.dynamic_outputs`.
     pub dynamic_outputs: bool,
+    /// PyTorch's `ViewAndMutationMeta.output_types`.
     pub output_types: Vec<&'static str>,
+    /// PyTorch's `ViewAndMutationMeta.is_rng_op_functionalized`.
     pub is_rng_op_functionalized: bool,
+    /// PyTorch's `ViewAndMutationMeta.num_outputs_rng_offset`.
     pub num_outputs_rng_offset: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_forward_returns`.
     pub num_forward_returns: usize,
+    /// PyTorch's `ViewAndMutationMeta.num_forward`.
     pub num_forward: usize,
 }
 
 impl ViewAndMutationMeta {
+    /// The fields PyTorch derives from the collected ones in `ViewAndMutationMeta.__post_init__`.
     pub fn derived(&self) -> DerivedFields {
         let indices_of = |t: MutationType| -> Vec<usize> {
             self.input_info

@@ -10,17 +10,22 @@ use crate::schema::{builtin_parsed, builtin_tags, classify, OpClass, ReturnKind,
 /// A schema parameter, for binding a node's args and kwargs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Param {
+    /// The parameter's name in the schema.
     pub name: String,
+    /// Declared after `*`: passed by keyword only.
     pub kwarg_only: bool,
 }
 
 /// The facts of one operator that the functionalization model needs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OpInfo {
+    /// What the operator does to aliasing: functional, view, in-place, ...
     pub class: OpClass,
+    /// The schema's parameters, in order.
     pub params: Vec<Param>,
     /// Parameters the operator writes.
     pub written: Vec<usize>,
+    /// What each return aliases.
     pub returns: Vec<ReturnKind>,
     /// A single `Tensor[]` return (unbind, split): elements are picked by getitem.
     pub returns_list: bool,

@@ -12,6 +12,7 @@ use super::symbolic_overlap::{PairVerdict, Validity};
 /// The query layer answers from its memoized per-group results, so only the
 /// groups a guard needs have their overlap computed.
 pub trait StorageGroups {
+    /// How many groups there are.
     fn count(&self) -> usize;
     /// Post-dedupe input indices, ascending.
     fn members(&self, group: usize) -> &[usize];
@@ -24,11 +25,14 @@ pub trait StorageGroups {
 /// One entry of `overlapping_inputs`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct OverlappingInputs {
+    /// The group: post-dedupe inputs that share one storage.
     pub aliased_input_indices: Vec<usize>,
+    /// The members that overlap another member.
     pub overlapping: Vec<usize>,
     /// Exact mode: members the torch verdict would miss (PyTorch's false negatives).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missed_by_torch: Vec<usize>,
+    /// Exact mode hit its work bound: some members only may overlap.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inexact: bool,
 }
@@ -61,13 +65,16 @@ impl OverlappingInputs {
 /// A symbolic group's verdicts, for the report.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct SymbolicOverlap {
+    /// The group: post-dedupe inputs that share one storage.
     pub aliased_input_indices: Vec<usize>,
     /// False when some verdict was only decided at the hints (a guard protects it).
     pub holds_for_all_values: bool,
+    /// The verdict on each pair.
     pub pairs: Vec<PairVerdict>,
 }
 
 impl SymbolicOverlap {
+    /// The summary of a group's pair verdicts.
     pub fn new(members: Vec<usize>, pairs: Vec<PairVerdict>) -> Self {
         SymbolicOverlap {
             aliased_input_indices: members,
@@ -81,8 +88,11 @@ impl SymbolicOverlap {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind")]
 pub enum Guard {
+    /// PyTorch's `StorageOverlap` guard: which sources overlap and which do not.
     StorageOverlap {
+        /// Dynamo sources of the overlapping members.
         overlapping_sources: Vec<String>,
+        /// Dynamo sources of the other members.
         non_overlapping_sources: Vec<String>,
     },
 }

@@ -13,11 +13,15 @@ use crate::overlap::{torch_decision, Arg, StridedView, TorchTest};
 /// A view with symbolic geometry, in elements.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SymView {
+    /// Sizes.
     pub shape: Vec<SizeExpr>,
+    /// Strides.
     pub stride: Vec<SizeExpr>,
+    /// Storage offset.
     pub offset: SizeExpr,
 }
 
+/// For which symbol values a verdict holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Validity {
@@ -30,8 +34,11 @@ pub enum Validity {
 /// PyTorch's verdict on one pair `(i, j)`, `i < j`, and how far it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct PairVerdict {
+    /// The two inputs (post-dedupe indices).
     pub pair: (usize, usize),
+    /// PyTorch's verdict at the hints: the pair may overlap.
     pub may_overlap: bool,
+    /// Whether the verdict holds for every allowed value.
     pub validity: Validity,
 }
 

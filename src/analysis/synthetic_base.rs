@@ -26,23 +26,31 @@ pub struct ArgTensor {
     pub identity: u64,
     /// Real storage (the dump's `storage` id).
     pub storage: u64,
+    /// Geometry and dtype.
     pub spec: TensorSpec,
+    /// The size of its storage, in bytes.
     pub storage_nbytes: SizeExpr,
+    /// The argument requires grad.
     pub requires_grad: bool,
     /// The autograd `_base`, if the argument is a view.
     pub base: Option<BaseTensor>,
 }
 
+/// An argument's autograd `_base`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BaseTensor {
+    /// The base's tensor identity.
     pub identity: u64,
+    /// Geometry and dtype.
     pub spec: TensorSpec,
+    /// The base requires grad.
     pub requires_grad: bool,
 }
 
 /// One post-dedupe input.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MergeArg {
+    /// A tensor argument.
     Tensor(Box<ArgTensor>),
     /// A non-tensor argument (a SymInt, an int, ...): passed through in
     /// place, and printed as the dump writes it.
@@ -52,11 +60,16 @@ pub enum MergeArg {
 /// An inner argument: a base, or an outer argument passed through.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum InnerArg {
+    /// A synthetic base: a new tensor over the whole storage, or a shared `_base`.
     Base {
+        /// Geometry and dtype.
         spec: TensorSpec,
+        /// The base requires grad.
         requires_grad: bool,
+        /// How PyTorch describes it (`args[0]._base`, ...).
         desc: String,
     },
+    /// An outer argument passed through, by position.
     Outer(usize),
 }
 
@@ -72,7 +85,9 @@ pub enum SyntheticBaseEntry {
 /// The new calling convention.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Merge {
+    /// PyTorch's `synthetic_base_info`: per outer argument, its inner argument or the base it is a view of.
     pub synthetic_base_info: Vec<SyntheticBaseEntry>,
+    /// The inner function's arguments.
     pub inner_args: Vec<InnerArg>,
     /// For each base (inner index = position), the outer members regenerated from it.
     pub base_groups: Vec<Vec<usize>>,
@@ -117,6 +132,7 @@ impl MergeArgs {
         MergeArgs { chunks, chunk_len }
     }
 
+    /// Argument `i`.
     pub fn get(&self, i: usize) -> Option<&MergeArg> {
         self.chunks
             .get(i.checked_div(self.chunk_len)?)?
@@ -128,9 +144,11 @@ impl MergeArgs {
 /// every argument, a tensor's description only for the few arguments merging
 /// looks at, so an implementation may read those lazily.
 pub trait MergeInputs {
+    /// How many post-dedupe arguments there are.
     fn arg_count(&self) -> usize;
     /// The argument's real storage; none for a non-tensor.
     fn storage(&self, i: usize) -> Option<u64>;
+    /// Argument `i`'s tensor facts, when it is a tensor.
     fn tensor(&self, i: usize) -> Option<ArgTensor>;
 }
 
@@ -487,7 +505,9 @@ pub fn create_synthetic_base_metadata(
 /// looks at; the report adds the others' for printing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SyntheticBasePlan {
+    /// Merging ran for an inference graph.
     pub is_inference: bool,
+    /// The new calling convention (none needed), or PyTorch's refusal.
     pub outcome: Result<Option<MergedConvention>, TorchError>,
     /// In exact mode: the groups whose merging differs from PyTorch's decision.
     pub changed_by_exact_mode: Vec<GroupChange>,
@@ -496,6 +516,7 @@ pub struct SyntheticBasePlan {
 /// A storage group merged under one overlap relation and not the other.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct GroupChange {
+    /// The group's members (post-dedupe indices).
     pub members: Vec<usize>,
     /// True: PyTorch builds a base that exact verdicts show is needless;
     /// false: PyTorch skips a base the real overlap needs.
@@ -570,6 +591,7 @@ fn group_changes(torch: &Option<Merge>, exact: &Option<Merge>) -> Vec<GroupChang
 /// The `synthetic_base` block of a report (the conformance layout).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SyntheticBaseReport {
+    /// What merging decided.
     pub plan: Arc<SyntheticBasePlan>,
     /// The post-dedupe arguments, for the views' geometry.
     pub args: Arc<MergeArgs>,
@@ -578,8 +600,11 @@ pub struct SyntheticBaseReport {
 /// A merge and the metadata of the new calling convention.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MergedConvention {
+    /// The inner calling convention.
     pub merge: Merge,
+    /// The metadata rewritten for it (`create_synthetic_base_metadata`).
     pub fw_metadata: ViewAndMutationMeta,
+    /// PyTorch's `outer_aliased_arg_idx_with_metadata_mutations`.
     pub outer_aliased_arg_idx_with_metadata_mutations: Vec<usize>,
 }
 

@@ -26,6 +26,7 @@ pub type ObjectIdx = usize;
 /// A tensor object (a functional wrapper), identified by its `tensor_id`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Object {
+    /// The dump's tensor identity.
     pub tensor_id: u64,
     /// Functional storage: shared by views, swapped by `set_`.
     pub functional_storage: usize,
@@ -33,21 +34,27 @@ pub struct Object {
     pub py_storage: usize,
     /// Autograd `_base` (always a root): none for inputs, fresh tensors, `detach`, `_unsafe_view`.
     pub base: Option<ObjectIdx>,
+    /// Made by a multi-output view op (`unbind`, `split`).
     pub multi_output_view: bool,
     /// Saw an in-place view op (or a shrinking `resize_`).
     pub metadata_flag: bool,
+    /// Its storage was swapped (`set_`).
     pub storage_changed: bool,
+    /// The swap was a shallow copy of data.
     pub shallow_copy: bool,
     /// The view-replay steps from the functional base, kept as a link to the
     /// object viewed (and how many of its own steps it had then) plus this
     /// object's own steps, so a long chain of views costs linear memory.
     pub view_parent: Option<(ObjectIdx, usize)>,
+    /// The view ops that made it from its base, in order.
     pub own_steps: Vec<Arc<str>>,
     /// Node that created the object, and the last node carrying its `tensor_id` (its final value).
     pub first_node: usize,
+    /// The last node that produced it.
     pub last_node: usize,
     /// Grad mode when the object was created (semantics §3.2 A3).
     pub created_with_grad: bool,
+    /// It is a graph input.
     pub is_input: bool,
     /// The last node taking the object as an argument or returning it
     /// (autograd reads its `grad_fn` there), or `first_node`.
@@ -80,7 +87,9 @@ impl AliasTrace {
 /// Data-mutation counters of a functional storage (semantics §3.2).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FunctionalStorage {
+    /// Data writes to the storage.
     pub mutations: u32,
+    /// Of those, the writes under `no_grad`.
     pub no_grad_mutations: u32,
     /// Left behind by a `set_`: functionalization refuses writes to it.
     pub frozen: bool,
@@ -89,8 +98,11 @@ pub struct FunctionalStorage {
 /// One write of a data-mutating op.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Write {
+    /// The writing node.
     pub node: usize,
+    /// The object written.
     pub object: ObjectIdx,
+    /// Grad mode at the write.
     pub grad_enabled: bool,
     /// For an `out=` variant (every written argument keyword-only): the
     /// tensors it reads, whose `requires_grad` autograd checks.
@@ -100,31 +112,43 @@ pub struct Write {
 /// A `resize_` whose growth can only be judged from the sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Resize {
+    /// The resizing node.
     pub node: usize,
     /// The node holding the object's value just before the resize.
     pub before: usize,
 }
 
+/// What one returned value is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OutputSlot {
+    /// A tensor object.
     Tensor(ObjectIdx),
     /// A non-tensor node (SymInt, int...): its type comes from its value.
     Node(usize),
+    /// A literal in the output node, by kind.
     Literal(&'static str),
 }
 
+/// The functionalization model's record of a run: objects, storages, writes and outputs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AliasTrace {
+    /// Every tensor object, by `ObjectIdx`.
     pub objects: Vec<Object>,
+    /// Every functional storage.
     pub storages: Vec<FunctionalStorage>,
     /// Per placeholder: its tensor object, or none for a non-tensor input.
     pub inputs: Vec<Option<ObjectIdx>>,
     /// Node index of each placeholder.
     pub input_nodes: Vec<usize>,
+    /// What each output is.
     pub outputs: Vec<OutputSlot>,
+    /// Every data write, in graph order.
     pub writes: Vec<Write>,
+    /// Every `resize_`, in graph order.
     pub resizes: Vec<Resize>,
+    /// Grad mode when the function starts.
     pub grad_enabled_at_entry: bool,
+    /// Grad mode when it returns.
     pub grad_enabled_at_exit: bool,
     /// When replayed in another grad mode than the dump was traced in
     /// ([`trace_replayed`]): per node, whether this run's grad mode differs

@@ -13,6 +13,7 @@ use super::trace::{AliasTrace, OutputSlot};
 pub struct MutationSite {
     /// Index of the node in the graph.
     pub node: usize,
+    /// Grad mode at the write.
     pub grad_enabled: bool,
 }
 
@@ -63,7 +64,9 @@ pub enum BaseOf {
 /// An aliased output's base and the view ops from it, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ViewChain {
+    /// Where the output's memory comes from.
     pub base: BaseOf,
+    /// The view ops from the base to the output, in order.
     pub view_chain: Vec<Arc<str>>,
 }
 

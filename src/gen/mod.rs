@@ -44,6 +44,7 @@ use crate::schema::{builtin_schema, builtin_tags};
 pub struct GenOptions {
     /// Approximate number of nodes (the graph is whole blocks, and at least one).
     pub nodes: usize,
+    /// Seed of the model's sizes.
     pub seed: u64,
     /// Symbolic sequence and window lengths (format §3) instead of integers.
     pub dynamic_shapes: bool,
@@ -59,12 +60,16 @@ impl Default for GenOptions {
     }
 }
 
+/// Why the generator cannot write or edit a dump.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GenError {
+    /// No node admits the edit.
     #[error("no node of this dump admits a `{0}` edit")]
     NoCandidate(EditKind),
+    /// The dump is not one the generator wrote.
     #[error("not a dump the generator can edit: {0}")]
     Malformed(String),
+    /// A size expression overflowed.
     #[error(transparent)]
     Expr(#[from] ExprError),
 }
@@ -102,6 +107,7 @@ pub enum EditKind {
 }
 
 impl EditKind {
+    /// Every kind, in the order `--kinds` lists them.
     pub const ALL: [EditKind; 8] = [
         EditKind::TensorMetadata,
         EditKind::Op,
@@ -113,6 +119,7 @@ impl EditKind {
         EditKind::AddNodeRenumbered,
     ];
 
+    /// The kind's name on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             EditKind::TensorMetadata => "tensor-metadata",
@@ -212,6 +219,7 @@ enum SequenceState {
 }
 
 impl EditSequence {
+    /// The versions of a generated dump, each an edit of the one before.
     pub fn new(opts: &GenOptions, seed: u64) -> EditSequence {
         EditSequence::with_kinds(opts, seed, &EditKind::ALL)
     }

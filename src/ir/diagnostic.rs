@@ -6,20 +6,27 @@ use std::fmt;
 /// field inside it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Location {
+    /// The node's name, if the problem is in a node.
     pub node: Option<String>,
+    /// The field's path (`val.tensor.stride`).
     pub field: String,
 }
 
 /// One problem with a dump. `line`/`column` are set for JSON syntax errors.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
+    /// Where the problem is.
     pub location: Location,
+    /// What is wrong.
     pub message: String,
+    /// Line in the JSON text, when known.
     pub line: Option<usize>,
+    /// Column in the JSON text, when known.
     pub column: Option<usize>,
 }
 
 impl Diagnostic {
+    /// A problem at `node`'s `field`.
     pub fn at(node: Option<&str>, field: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
             location: Location {
@@ -50,10 +57,12 @@ impl fmt::Display for Diagnostic {
 /// Every problem found while loading a dump (at least one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadError {
+    /// Every problem found, in order.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl LoadError {
+    /// An error of one problem.
     pub fn single(d: Diagnostic) -> Self {
         LoadError {
             diagnostics: vec![d],

@@ -28,7 +28,9 @@ use super::raw::{
 use super::vocabulary;
 use crate::schema::{builtin_schema, is_python_callable, Schema};
 
+/// The dump's `format` value.
 pub const FORMAT: &str = "aotio.graph";
+/// The format version this loader reads.
 pub const SUPPORTED_VERSION: i64 = 1;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

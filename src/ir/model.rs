@@ -13,10 +13,15 @@ use super::expr::SizeExpr;
 /// How the call is to be analysed (format §2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Config {
+    /// `config.keep_input_mutations`: in-place input writes stay in the graph.
     pub keep_input_mutations: bool,
+    /// `config.is_train`: the function was traced for training.
     pub is_train: bool,
+    /// `config.grad_enabled`: grad mode when the function was traced.
     pub grad_enabled: bool,
+    /// `config.dynamic_shapes`: sizes may be symbolic.
     pub dynamic_shapes: bool,
+    /// `config.num_params_buffers`: how many leading inputs are parameters and buffers.
     pub num_params_buffers: usize,
     /// The `aot_export_module` flavours asked for, in order (absent: inference only).
     pub export: Vec<Flavour>,
@@ -27,13 +32,17 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flavour {
+    /// `aot_export_module(..., trace_joint=False)`, under `no_grad`.
     Inference,
+    /// `aot_export_module(..., trace_joint=True)`: forward and backward.
     Joint,
 }
 
 impl Flavour {
+    /// Both flavours, in the conformance data's order.
     pub const ALL: [Flavour; 2] = [Flavour::Inference, Flavour::Joint];
 
+    /// The flavour's name in the dump.
     pub fn as_str(self) -> &'static str {
         match self {
             Flavour::Inference => "inference",
@@ -50,12 +59,17 @@ impl Flavour {
 /// A shape symbol and what the shape environment knows of it (format §3).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Symbol {
+    /// The value the symbol had when traced.
     pub hint: i64,
+    /// Lower bound, if any.
     pub min: Option<i64>,
+    /// Upper bound, if any.
     pub max: Option<i64>,
+    /// Dynamo's source for it (`L['x'].size()[0]`).
     pub source: Option<String>,
 }
 
+/// The dump's symbols, by name.
 pub type Symbols = BTreeMap<String, Symbol>;
 
 /// One operator of the dump: its schema text and tags (format §4).
@@ -67,14 +81,20 @@ pub struct Operator {
     pub tags: Option<Vec<String>>,
 }
 
+/// The dump's operators, by target.
 pub type Operators = BTreeMap<String, Operator>;
 
+/// What a placeholder is (format §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {
+    /// A module parameter.
     Parameter,
+    /// A module buffer.
     Buffer,
+    /// An argument of the user function.
     UserInput,
+    /// An effect token.
     Token,
 }
 
@@ -82,25 +102,39 @@ pub enum InputKind {
 /// node that rarely changes between recompilations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NodeStructure {
+    /// FX's node name.
     pub name: Arc<str>,
+    /// FX's `op`.
     pub op: NodeOp,
+    /// The called operator (`aten.add.Tensor`), or the FX target.
     pub target: Arc<str>,
+    /// Positional arguments.
     pub args: Vec<Arg>,
+    /// Keyword arguments, in order.
     pub kwargs: Vec<(String, Arg)>,
     /// Identity of the tensor object the node produced (format §8.1).
     pub tensor_id: Option<u64>,
+    /// The identity of the tensor's autograd `_base`, for a view.
     pub base_tensor_id: Option<u64>,
 }
 
+/// FX's node kinds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeOp {
+    /// An input of the graph.
     Placeholder {
+        /// What the input is.
         kind: InputKind,
+        /// A parameter's or buffer's module path.
         fqn: Option<String>,
+        /// Dynamo's source for the input (`L['x']`).
         source: Option<String>,
     },
+    /// A call of an operator or Python callable.
     CallFunction,
+    /// A module attribute read.
     GetAttr,
+    /// The graph's return.
     Output,
 }
 
@@ -108,12 +142,19 @@ pub enum NodeOp {
 /// node does not change the arguments of the nodes around it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arg {
+    /// Another node, by name.
     Node(Arc<str>),
+    /// An `int`.
     Int(i64),
+    /// A `float`.
     Float(F64),
+    /// A `bool`.
     Bool(bool),
+    /// `None`.
     None,
+    /// A `str`.
     Str(String),
+    /// A list or tuple.
     List(Vec<Arg>),
     /// `{"dtype": ...}`, `{"device": ...}`, `{"memory_format": ...}`, `{"layout": ...}`.
     Tagged(String, String),
@@ -124,9 +165,11 @@ pub enum Arg {
 pub struct F64(pub u64);
 
 impl F64 {
+    /// Wraps `v` by its bits (so `0.0` and `-0.0`, or two NaNs, may differ).
     pub fn new(v: f64) -> Self {
         F64(v.to_bits())
     }
+    /// The float.
     pub fn get(self) -> f64 {
         f64::from_bits(self.0)
     }
@@ -135,15 +178,25 @@ impl F64 {
 /// The value a node produced (format §7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
+    /// `None`.
     None,
+    /// A tensor.
     Tensor(TensorMeta),
+    /// An `int`.
     Int(i64),
+    /// A `SymInt`, as its expression.
     SymInt(SizeExpr),
+    /// A `float`.
     Float(F64),
+    /// A `SymFloat`, as PyTorch prints it.
     SymFloat(String),
+    /// A `bool`.
     Bool(bool),
+    /// A `SymBool`, as PyTorch prints it.
     SymBool(String),
+    /// A `str`.
     Str(String),
+    /// A list of values.
     List(Vec<Value>),
 }
 
@@ -181,6 +234,7 @@ impl Value {
         })
     }
 
+    /// The tensor, if the value is one.
     pub fn as_tensor(&self) -> Option<&TensorMeta> {
         match self {
             Value::Tensor(t) => Some(t),
@@ -193,43 +247,65 @@ impl Value {
 /// tangents, metadata mutations) and autograd facts (output classification).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TensorMeta {
+    /// Where its elements are.
     pub geometry: Geometry,
+    /// Its autograd facts.
     pub autograd: Autograd,
 }
 
+/// A tensor's layout in its storage (format §7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Geometry {
+    /// Sizes.
     pub shape: Vec<SizeExpr>,
+    /// Strides, in elements.
     pub stride: Vec<SizeExpr>,
+    /// Offset into the storage, in elements.
     pub storage_offset: SizeExpr,
+    /// PyTorch's dtype name.
     pub dtype: Arc<str>,
+    /// The device (`cpu`, `cuda:0`).
     pub device: Arc<str>,
+    /// The real storage it lives in (format §8.1).
     pub storage: u64,
+    /// The storage's size, in bytes.
     pub storage_nbytes: SizeExpr,
+    /// `torch.strided` or a sparse layout.
     pub layout: Arc<str>,
+    /// A lazily conjugated view.
     pub is_conj: bool,
+    /// A lazily negated view.
     pub is_neg: bool,
 }
 
 impl Geometry {
+    /// A sparse layout.
     pub fn is_sparse(&self) -> bool {
         self.layout.starts_with("sparse")
     }
 }
 
+/// A tensor's autograd facts as traced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Autograd {
+    /// `requires_grad`.
     pub requires_grad: bool,
+    /// `is_leaf`.
     pub is_leaf: bool,
+    /// `_is_view()`.
     pub is_view: bool,
+    /// What its `grad_fn` is.
     pub grad_fn: GradFn,
 }
 
 /// The kind of a value's autograd node (format §7, key `grad_fn`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GradFn {
+    /// No `grad_fn`.
     None,
+    /// A PyTorch `grad_fn`.
     Builtin,
+    /// A custom `autograd.Function`.
     Custom,
     /// The dump predates the key: fall back to `is_leaf` (semantics §3.3.4).
     Unknown,
@@ -238,22 +314,32 @@ pub enum GradFn {
 /// A base of a view input that is not necessarily an input itself (format §8.3).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InputBase {
+    /// The base's tensor identity.
     pub tensor_id: u64,
+    /// The base tensor.
     pub val: TensorMeta,
 }
 
 /// A whole checked dump, as plain data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Graph {
+    /// The graph name.
     pub name: String,
+    /// What the graph is.
     pub description: String,
+    /// How it was traced.
     pub config: Config,
+    /// Its symbols.
     pub symbols: Symbols,
+    /// Schemas and tags of its operators.
     pub operators: Operators,
+    /// Its nodes, in graph order.
     pub nodes: Vec<Node>,
+    /// `_base`s of view inputs that are not inputs themselves.
     pub input_bases: Vec<InputBase>,
     /// `in_spec` and `out_spec`, read and checked against the graph at load.
     pub in_spec: Option<TreeSpec>,
+    /// The result spec.
     pub out_spec: Option<TreeSpec>,
 }
 
@@ -267,6 +353,7 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node; its fingerprint is taken here.
     pub fn new(structure: NodeStructure, val: Value) -> Node {
         let fingerprint = fingerprint(&structure, &val);
         Node {
@@ -276,10 +363,12 @@ impl Node {
         }
     }
 
+    /// Op, target, args and identities.
     pub fn structure(&self) -> &NodeStructure {
         &self.structure
     }
 
+    /// The value it produced.
     pub fn val(&self) -> &Value {
         &self.val
     }
@@ -291,6 +380,7 @@ impl Node {
         self.fingerprint
     }
 
+    /// Structure and value.
     pub fn into_parts(self) -> (NodeStructure, Value) {
         (self.structure, self.val)
     }

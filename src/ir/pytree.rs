@@ -18,11 +18,17 @@ pub const PROTOCOL: u64 = 1;
 /// The Python type of an inner node, by its serialized name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeType {
+    /// `builtins.tuple`.
     Tuple,
+    /// `builtins.list`.
     List,
+    /// `builtins.dict`.
     Dict,
+    /// `collections.OrderedDict`.
     OrderedDict,
+    /// `collections.defaultdict`.
     DefaultDict,
+    /// `collections.namedtuple`.
     NamedTuple,
     /// Any other registered pytree node type, kept by name.
     Other(String),
@@ -41,6 +47,7 @@ impl NodeType {
         }
     }
 
+    /// The serialized type name.
     pub fn name(&self) -> &str {
         match self {
             NodeType::Tuple => "builtins.tuple",
@@ -62,12 +69,16 @@ impl NodeType {
 /// One node of a spec: a leaf (one flat value) or a container of sub-specs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TreeSpec {
+    /// One flat value.
     Leaf,
+    /// A container.
     Node {
+        /// The container's type.
         node_type: NodeType,
         /// The context exactly as serialized: itself JSON text (`"null"` for a
         /// tuple, the key list for a dict), or none.
         context: Option<String>,
+        /// The children (none for a leaf).
         children: Vec<TreeSpec>,
     },
 }
@@ -75,7 +86,9 @@ pub enum TreeSpec {
 /// A spec that cannot be read, with the JSON path of the offending part.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SpecError {
+    /// Where in the spec (`in_spec[1]`).
     pub path: String,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -167,6 +180,7 @@ impl TreeSpec {
         })
     }
 
+    /// A leaf.
     pub fn leaf() -> TreeSpec {
         TreeSpec::Leaf
     }
@@ -189,10 +203,12 @@ impl TreeSpec {
         }
     }
 
+    /// Whether it is a leaf.
     pub fn is_leaf(&self) -> bool {
         matches!(self, TreeSpec::Leaf)
     }
 
+    /// The children (none for a leaf).
     pub fn children(&self) -> &[TreeSpec] {
         match self {
             TreeSpec::Leaf => &[],

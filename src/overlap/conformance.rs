@@ -15,13 +15,18 @@ use super::{
 /// One line of `overlap.jsonl`; unknown keys (`dtype`, ...) are ignored.
 #[derive(Clone, Debug, Deserialize)]
 pub struct OverlapCase {
+    /// The case's number.
     pub id: u64,
+    /// The family it was drawn from.
     #[serde(default)]
     pub kind: String,
+    /// The views of one storage.
     pub tensors: Vec<StridedView>,
+    /// PyTorch's answer.
     pub expect: OverlapExpect,
 }
 
+/// PyTorch's answer on one case.
 #[derive(Clone, Debug, Deserialize)]
 pub struct OverlapExpect {
     /// PyTorch's `compute_overlapping_tensors`, sorted.

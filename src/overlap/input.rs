@@ -15,7 +15,9 @@ use super::StridedView;
 /// A parsed, checked line.
 #[derive(Clone, Debug, Deserialize)]
 pub struct GroupLine {
+    /// The caller's id for the group, echoed back.
     pub id: serde_json::Value,
+    /// The views of one storage.
     pub tensors: Vec<StridedView>,
 }
 

@@ -74,15 +74,19 @@ pub use torch::{
 /// (`shape`, `stride`, `storage_offset`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StridedView {
+    /// Sizes.
     #[serde(rename = "shape")]
     pub sizes: Vec<i64>,
+    /// Strides, in elements.
     #[serde(rename = "stride")]
     pub strides: Vec<i64>,
+    /// Storage offset, in elements.
     #[serde(rename = "storage_offset")]
     pub offset: i64,
 }
 
 impl StridedView {
+    /// A view of `sizes`, `strides` and `offset`.
     pub fn new(sizes: Vec<i64>, strides: Vec<i64>, offset: i64) -> Self {
         Self {
             sizes,

@@ -8,7 +8,9 @@ use super::StridedView;
 /// An argument of the predicate, as passed (before PyTorch's swap).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Arg {
+    /// The first tensor of the pair.
     First,
+    /// The second.
     Second,
 }
 
@@ -26,19 +28,34 @@ pub enum TorchTest {
     IsContiguous(Arg),
     /// `offset(lower) + numel(lower) > offset(upper)`, asked when both are
     /// contiguous; true means "may overlap".
-    ContiguousRangesMeet { lower: Arg },
+    ContiguousRangesMeet {
+        /// The tensor whose range starts lower.
+        lower: Arg,
+    },
     /// `last(lower) < offset(upper)`, `last = offset + Σ (size − 1)·stride`.
-    LastBeforeUpperStart { lower: Arg },
+    LastBeforeUpperStart {
+        /// The tensor whose range starts lower.
+        lower: Arg,
+    },
     /// `stride(arg, 1) == 1`, asked only when both views are 2-D.
     InnerStrideIsOne(Arg),
     /// `stride(lower, 0) == stride(upper, 0)`.
     OuterStridesEqual,
     /// `δ < size(lower, 1)`: upper starts inside lower's first row.
-    DeltaWithinFirstRow { lower: Arg },
+    DeltaWithinFirstRow {
+        /// The tensor whose range starts lower.
+        lower: Arg,
+    },
     /// `R·(size(lower, 0) − 1) + size(lower, 1) ≤ δ`.
-    LowerEndsBeforeDelta { lower: Arg },
+    LowerEndsBeforeDelta {
+        /// The tensor whose range starts lower.
+        lower: Arg,
+    },
     /// `δ mod R + size(upper, 1) ≤ R` (C++ truncating `%`).
-    UpperRowFitsInPeriod { lower: Arg },
+    UpperRowFitsInPeriod {
+        /// The tensor whose range starts lower.
+        lower: Arg,
+    },
     /// An intermediate overflowed `i64`; PyTorch would wrap, we answer "may
     /// overlap". Always recorded with outcome `true`.
     Overflow,
@@ -50,6 +67,7 @@ pub enum TorchTest {
 pub struct TorchDecision {
     /// `tensors_definitely_do_not_overlap(first, second)`.
     pub disjoint: bool,
+    /// Every comparison made, with its outcome.
     pub tests: Vec<(TorchTest, bool)>,
 }
 

@@ -22,6 +22,7 @@ pub fn grad_enabled_at_entry(db: &dyn salsa::Database, graph: GraphInput) -> boo
     graph.config(db).grad_enabled
 }
 
+/// `config.keep_input_mutations`, projected so other config edits stop here.
 #[salsa::tracked(returns(copy))]
 pub fn keep_input_mutations(db: &dyn salsa::Database, graph: GraphInput) -> bool {
     graph.config(db).keep_input_mutations
@@ -122,6 +123,7 @@ pub fn value_facts(db: &dyn salsa::Database, graph: GraphInput) -> Vec<ValueFact
         .collect()
 }
 
+/// The autograd state of every object at the end of the function.
 #[salsa::tracked(returns(ref))]
 pub fn final_autograd_state(
     db: &dyn salsa::Database,
@@ -188,6 +190,7 @@ impl NodeFacts for FactsReader<'_> {
     }
 }
 
+/// `ViewAndMutationMeta.input_info`.
 #[salsa::tracked(returns(ref))]
 pub fn input_alias_info(
     db: &dyn salsa::Database,
@@ -202,6 +205,7 @@ pub fn input_alias_info(
     .map(Arc::new)
 }
 
+/// `ViewAndMutationMeta.output_info` and the intermediate bases.
 #[salsa::tracked(returns(ref))]
 pub fn output_alias_info(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<Outputs>> {
     let trace = ok(alias_trace(db, graph))?;
@@ -213,6 +217,7 @@ pub fn output_alias_info(db: &dyn salsa::Database, graph: GraphInput) -> QueryRe
     .map(Arc::new)
 }
 
+/// `ViewAndMutationMeta.traced_tangents`.
 #[salsa::tracked(returns(ref))]
 pub fn traced_tangents(
     db: &dyn salsa::Database,

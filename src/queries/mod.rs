@@ -21,6 +21,7 @@ pub mod synthetic_base;
 
 pub use args::merge_args;
 
+/// A query's result: the analysis' value, or why there is none.
 pub type QueryResult<T> = Result<T, crate::analysis::AnalysisError>;
 
 /// A memoized result borrowed, its error cloned: how one query reads another.

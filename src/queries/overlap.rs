@@ -17,22 +17,32 @@ use crate::db::{GraphInput, OverlapMode};
 use crate::ir::NodeOp;
 use crate::overlap::{overlapping_members, StridedView};
 
-/// Post-dedupe inputs that share one real storage: the unit of overlap work,
-/// so an edit to one storage's tensors leaves the other groups' results alone.
-#[salsa::tracked(debug)]
-pub struct StorageGroup<'db> {
-    pub storage: u64,
-    #[tracked]
-    #[returns(ref)]
-    pub members: Vec<usize>,
-    /// The members' geometry at the hints (PyTorch decides symbolic overlap there).
-    #[tracked]
-    #[returns(ref)]
-    pub views: Option<Vec<StridedView>>,
-    /// The members' symbolic geometry, when some size, stride or offset is symbolic.
-    #[tracked]
-    #[returns(ref)]
-    pub symbolic_views: Option<Vec<SymView>>,
+pub use group::StorageGroup;
+
+// salsa generates the tracked struct's constructor and getters without
+// docs: it lives in a module that allows it.
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+
+    /// Post-dedupe inputs that share one real storage: the unit of overlap work,
+    /// so an edit to one storage's tensors leaves the other groups' results alone.
+    #[salsa::tracked(debug)]
+    pub struct StorageGroup<'db> {
+        /// The real storage the members share.
+        pub storage: u64,
+        #[tracked]
+        #[returns(ref)]
+        pub members: Vec<usize>,
+        /// The members' geometry at the hints (PyTorch decides symbolic overlap there).
+        #[tracked]
+        #[returns(ref)]
+        pub views: Option<Vec<StridedView>>,
+        /// The members' symbolic geometry, when some size, stride or offset is symbolic.
+        #[tracked]
+        #[returns(ref)]
+        pub symbolic_views: Option<Vec<SymView>>,
+    }
 }
 
 /// Grouped by the storages the value facts name, so that a geometry edit
@@ -121,6 +131,7 @@ pub fn group_verdicts<'db>(
     Some(verdicts)
 }
 
+/// Per symbolic storage group, the verdicts and whether they hold for all values.
 #[salsa::tracked(returns(ref))]
 pub fn symbolic_overlap(
     db: &dyn salsa::Database,
@@ -198,6 +209,7 @@ impl StorageGroups for GroupsReader<'_> {
     }
 }
 
+/// PyTorch's `overlapping_inputs`, per storage group, in the session's overlap mode.
 #[salsa::tracked(returns(ref))]
 pub fn overlapping_inputs(
     db: &dyn salsa::Database,

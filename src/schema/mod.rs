@@ -34,13 +34,18 @@ pub struct Schema {
     pub overload: String,
     /// Positional, keyword-only and out arguments, in schema order.
     pub arguments: Vec<Argument>,
+    /// The returns, in order.
     pub returns: Vec<Return>,
 }
 
+/// One argument of a schema.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Argument {
+    /// Its name.
     pub name: String,
+    /// Its type.
     pub ty: Type,
+    /// Declared after `*`.
     pub kwarg_only: bool,
     /// The default value as written in the schema (`1`, `None`, `"none"`, `[0, 1]`).
     pub default: Option<String>,
@@ -51,14 +56,20 @@ pub struct Argument {
     pub element_alias: Option<AliasInfo>,
 }
 
+/// One return of a schema.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Return {
+    /// Its name, if it has one.
     pub name: Option<String>,
+    /// Its type.
     pub ty: Type,
+    /// Its alias annotation (`Tensor(a)`).
     pub alias: Option<AliasInfo>,
+    /// The alias annotation of a list's elements (`Tensor(a)[]`).
     pub element_alias: Option<AliasInfo>,
 }
 
+/// A schema type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Type {
     /// `Tensor`, `int`, `SymInt`, `Scalar`, a type variable such as `t`, ...
@@ -77,6 +88,7 @@ pub struct AliasInfo {
     pub before: Vec<String>,
     /// Alias sets after the call; equal to `before` unless `->` was written.
     pub after: Vec<String>,
+    /// Annotated `!`: written.
     pub is_write: bool,
 }
 
@@ -99,7 +111,10 @@ pub enum OpClass {
     Functional,
     /// Returns views of an argument; `multi_output` when it returns a list of
     /// views (`unbind`, `split`).
-    View { multi_output: bool },
+    View {
+        /// Returns a list of views (`unbind`, `split`).
+        multi_output: bool,
+    },
     /// `aten::_unsafe_view`: shares storage but is declared fresh (rule 1a).
     UnsafeView,
     /// Mutates the metadata of `self` in place (`t_`, `transpose_`, ...).
@@ -107,7 +122,10 @@ pub enum OpClass {
     /// Writes the data of [`Schema::written_arguments`].
     DataMutation,
     /// `set_` (all overloads) and `shallow_copy_data_` (rule 4).
-    SetStorage { shallow_copy: bool },
+    SetStorage {
+        /// Swaps in a shallow copy of another tensor's data.
+        shallow_copy: bool,
+    },
     /// `resize_` and `resize_as_` (rule 5).
     Resize,
 }
@@ -117,26 +135,65 @@ pub enum OpClass {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SchemaError {
     #[error("schema text is {len} bytes long, over the limit of {max}")]
-    TooLong { len: usize, max: usize },
+    /// The text is longer than the parser reads.
+    TooLong {
+        /// The length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     #[error("type at offset {offset} nests more than {max} list or optional levels")]
-    TooDeep { offset: usize, max: usize },
+    /// Nesting is deeper than the parser reads.
+    TooDeep {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A token other than the one expected.
     #[error("expected {expected} at offset {offset}, found {found}")]
     Expected {
+        /// Byte offset of the problem.
         offset: usize,
+        /// What was expected.
         expected: &'static str,
+        /// What was there.
         found: String,
     },
     #[error("{what} at offset {offset} are not supported")]
-    Unsupported { offset: usize, what: &'static str },
+    /// Valid syntax this parser does not read.
+    Unsupported {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// The construct.
+        what: &'static str,
+    },
     #[error("{message} at offset {offset}")]
-    Invalid { offset: usize, message: String },
+    /// Syntax that is not a schema.
+    Invalid {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// PyTorch's "Unsupported schema": the alias annotations of the returns
     /// cannot be interpreted (mixed written and unwritten returns, a written
     /// return that matches no argument, ...).
     #[error("unsupported schema {schema}: {reason}")]
-    UnsupportedSchema { schema: String, reason: String },
+    UnsupportedSchema {
+        /// The schema text.
+        schema: String,
+        /// Why.
+        reason: String,
+    },
     #[error("node target {target} does not name the operator of schema {schema}")]
-    TargetMismatch { target: String, schema: String },
+    /// The schema names another operator than the node's target.
+    TargetMismatch {
+        /// The node's target.
+        target: String,
+        /// The schema text.
+        schema: String,
+    },
 }
 
 impl Schema {
@@ -317,6 +374,7 @@ fn annotation<'a>(
 }
 
 impl Type {
+    /// A list type.
     pub fn is_list(&self) -> bool {
         matches!(self, Type::List(..))
     }
@@ -332,14 +390,17 @@ impl Type {
         }
     }
 
+    /// `Tensor` (optional or not).
     pub fn is_tensor(&self) -> bool {
         matches!(self, Type::Named(name) if name == "Tensor")
     }
 }
 
 impl AliasInfo {
+    /// The set name `*`: aliases anything.
     pub const WILDCARD: &'static str = "*";
 
+    /// Annotated `-> *`: may alias anything after the call.
     pub fn is_wildcard_after(&self) -> bool {
         self.after.iter().any(|set| set == Self::WILDCARD)
     }

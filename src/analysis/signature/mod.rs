@@ -51,8 +51,11 @@ impl Flavour {
 /// metadata collection to the signature's own assertions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExportError {
+    /// The flavour refused.
     pub flavour: Flavour,
+    /// The exception PyTorch raises.
     pub kind: ExceptionType,
+    /// PyTorch's message.
     pub message: String,
 }
 
@@ -84,10 +87,15 @@ impl Serialize for ExportError {
 /// A Python constant passed in or returned.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Constant {
+    /// `None`.
     None,
+    /// An `int`.
     Int(i64),
+    /// A `float`.
     Float(F64),
+    /// A `bool`.
     Bool(bool),
+    /// A `str`.
     Str(String),
     /// A value torch.export has no constant form for (a dtype, a list...), as text.
     Other(String),
@@ -96,14 +104,20 @@ pub enum Constant {
 /// What a graph input or output carries, as torch.export distinguishes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ArgKind {
+    /// A tensor.
     Tensor,
+    /// A `SymInt`.
     SymInt,
+    /// A `SymFloat`.
     SymFloat,
+    /// A `SymBool`.
     SymBool,
+    /// A constant, baked into the graph.
     Constant(Constant),
 }
 
 impl ArgKind {
+    /// What export sees of `value`.
     pub fn of(value: &Value) -> ArgKind {
         match value {
             Value::Tensor(_) => ArgKind::Tensor,
@@ -125,14 +139,19 @@ impl ArgKind {
 pub struct ExportInput {
     /// The dump's name, for messages and output-name hints.
     pub name: Arc<str>,
+    /// Parameter, buffer, user input or token.
     pub kind: InputKind,
+    /// A parameter's or buffer's module path.
     pub fqn: Option<String>,
+    /// What export sees of the value.
     pub arg: ArgKind,
     /// Autograd facts of the object passed in.
     pub requires_grad: bool,
+    /// The input is an autograd leaf.
     pub is_leaf: bool,
     /// Object identity and real storage, for tensors.
     pub tensor_id: Option<u64>,
+    /// The tensor's real storage.
     pub storage: Option<u64>,
     /// The input went through `resize_`.
     pub resized: bool,
@@ -147,19 +166,29 @@ pub enum OutputValue {
     Input(usize),
     /// A tensor computed by the graph: `object` is its identity (one object,
     /// one FX node), `hint` the dump node that holds its final value.
-    Tensor { object: usize, hint: Arc<str> },
+    Tensor {
+        /// The tensor object.
+        object: usize,
+        /// The dump node holding its final value.
+        hint: Arc<str>,
+    },
     /// A symbolic scalar computed by dump node `node`.
     Symbolic {
+        /// The computing node (graph position).
         node: usize,
+        /// Its name in the dump.
         hint: Arc<str>,
+        /// `SymInt`, `SymFloat` or `SymBool`.
         kind: ArgKind,
     },
     /// A constant: a graph output without a node, hence without a name.
     Constant(Constant),
 }
 
+/// One output of the function, as export reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExportOutput {
+    /// What the output is.
     pub value: OutputValue,
     /// A floating-point tensor: the joint loss sums such outputs when they require grad.
     pub floating: bool,
@@ -175,10 +204,12 @@ pub struct ExportOutput {
 pub struct ExportGraph {
     /// Every placeholder, in dump order (parameters, buffers, user inputs; tokens anywhere).
     pub inputs: Vec<ExportInput>,
+    /// Every output, in order.
     pub outputs: Vec<ExportOutput>,
     /// `(args, kwargs)` of every flat input, parameters and buffers first
     /// ([`export_specs`]), and the user function's result.
     pub in_spec: TreeSpec,
+    /// The user function's result spec.
     pub out_spec: TreeSpec,
 }
 
@@ -186,16 +217,22 @@ pub struct ExportGraph {
 /// every placeholder, tokens included, as the dump lists them).
 #[derive(Clone, Copy, Debug)]
 pub struct Collected<'a> {
+    /// `ViewAndMutationMeta.input_info`.
     pub input_info: &'a [InputAliasInfo],
+    /// `ViewAndMutationMeta.output_info`.
     pub output_info: &'a [OutputAliasInfo],
+    /// `ViewAndMutationMeta.traced_tangents`.
     pub traced_tangents: &'a [Tangent],
+    /// `ViewAndMutationMeta.grad_enabled_mutation`.
     pub grad_enabled_mutation: Option<bool>,
 }
 
 /// The outcome of one flavour.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Export {
+    /// PyTorch refuses this flavour.
     Refused(ExportError),
+    /// The exported graph's signature.
     Exported(Box<ExportedGraph>),
 }
 
@@ -249,14 +286,17 @@ impl<V> PyDict<V> {
         }
     }
 
+    /// The number of entries.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
@@ -275,7 +315,9 @@ impl<V: Serialize> Serialize for PyDict<V> {
 /// PyTorch's `BackwardSignature` (semantics §2.13).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct BackwardSignature {
+    /// PyTorch's `BackwardSignature.gradients_to_parameters`.
     pub gradients_to_parameters: PyDict<String>,
+    /// PyTorch's `BackwardSignature.gradients_to_user_inputs`.
     pub gradients_to_user_inputs: PyDict<String>,
     /// `graph_output_names[loss_index]`, not shifted past tokens and updated
     /// inputs (§5 item 19): with a mutated buffer it names the buffer update.
@@ -286,22 +328,37 @@ pub struct BackwardSignature {
 /// output names beside it so every name can be read as a position.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct GraphSignature {
+    /// PyTorch's `GraphSignature.parameters`.
     pub parameters: Vec<String>,
+    /// PyTorch's `GraphSignature.buffers`.
     pub buffers: Vec<String>,
+    /// PyTorch's `GraphSignature.user_inputs`.
     pub user_inputs: Vec<String>,
     /// `None` for an output that is no graph node (a constant).
     pub user_outputs: Vec<Option<String>>,
+    /// PyTorch's `GraphSignature.inputs_to_parameters`.
     pub inputs_to_parameters: PyDict<String>,
+    /// PyTorch's `GraphSignature.inputs_to_buffers`.
     pub inputs_to_buffers: PyDict<String>,
+    /// PyTorch's `GraphSignature.buffers_to_mutate`.
     pub buffers_to_mutate: PyDict<String>,
+    /// PyTorch's `GraphSignature.parameters_to_mutate`.
     pub parameters_to_mutate: PyDict<String>,
+    /// PyTorch's `GraphSignature.user_inputs_to_mutate`.
     pub user_inputs_to_mutate: PyDict<String>,
+    /// PyTorch's `GraphSignature.in_spec`.
     pub in_spec: TreeSpec,
+    /// PyTorch's `GraphSignature.out_spec`.
     pub out_spec: TreeSpec,
+    /// PyTorch's `GraphSignature.backward_signature`.
     pub backward_signature: Option<BackwardSignature>,
+    /// PyTorch's `GraphSignature.input_tokens`.
     pub input_tokens: Vec<String>,
+    /// PyTorch's `GraphSignature.output_tokens`.
     pub output_tokens: Vec<Option<String>>,
+    /// The exported graph's placeholder names, in order.
     pub graph_input_names: Vec<String>,
+    /// The exported graph's output names, in order (`None` for a constant).
     pub graph_output_names: Vec<Option<String>>,
 }
 
@@ -310,6 +367,7 @@ pub struct GraphSignature {
 /// (they collide, and `loss_output` points elsewhere).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExportedGraph {
+    /// PyTorch's `GraphSignature`.
     pub signature: GraphSignature,
     graph: FunctionalGraph,
 }
@@ -357,6 +415,7 @@ pub fn refused(flavour: Flavour, e: &TorchError) -> Export {
 /// infos, or its refusal: it reads tensors this module does not see, so the
 /// query layer answers.
 pub trait SyntheticBaseCheck {
+    /// Whether merging builds a synthetic base for inputs with these infos, or PyTorch's refusal.
     fn synthetic_base_needed(
         &self,
         input_info: &[InputAliasInfo],

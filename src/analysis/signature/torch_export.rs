@@ -6,18 +6,24 @@ use super::*;
 /// torch.export's serialized graph signature (`torch._export.serde.schema`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExportSpecs {
+    /// torch.export's `GraphSignature.input_specs`.
     pub input_specs: Vec<InputSpec>,
+    /// torch.export's `GraphSignature.output_specs`.
     pub output_specs: Vec<OutputSpec>,
 }
 
+/// torch.export's `TensorArgument`: a tensor by graph name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TensorArgument {
+    /// The graph name.
     pub name: String,
 }
 
+/// torch.export's `SymIntArgument` (and its float and bool kin): a symbol by graph name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SymArgument {
+    /// `as_name`.
     AsName(String),
 }
 
@@ -40,86 +46,137 @@ impl Serialize for FloatValue {
     }
 }
 
+/// torch.export's `Argument`: one graph input or output.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Argument {
+    /// `as_none`.
     AsNone(bool),
+    /// `as_tensor`.
     AsTensor(TensorArgument),
+    /// `as_int`.
     AsInt(i64),
+    /// `as_float`.
     AsFloat(FloatValue),
+    /// `as_string`.
     AsString(String),
+    /// `as_bool`.
     AsBool(bool),
+    /// `as_sym_int`.
     AsSymInt(SymArgument),
+    /// `as_sym_float`.
     AsSymFloat(SymArgument),
+    /// `as_sym_bool`.
     AsSymBool(SymArgument),
 }
 
+/// torch.export's `ConstantValue`: a constant input.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConstantValue {
+    /// `as_none`.
     AsNone(bool),
+    /// `as_int`.
     AsInt(i64),
+    /// `as_float`.
     AsFloat(FloatValue),
+    /// `as_string`.
     AsString(String),
+    /// `as_bool`.
     AsBool(bool),
 }
 
+/// torch.export's `InputSpec`: what one graph input is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputSpec {
+    /// `user_input`.
     UserInput {
+        /// The graph input or output.
         arg: Argument,
     },
+    /// `parameter`.
     Parameter {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The parameter's module path.
         parameter_name: String,
     },
+    /// `buffer`.
     Buffer {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The buffer's module path.
         buffer_name: String,
         /// A dump does not say; registered buffers are persistent by default.
         persistent: bool,
     },
+    /// `token`.
     Token {
+        /// The graph input or output.
         arg: TensorArgument,
     },
     /// A static Python scalar argument: a placeholder whose value is baked in.
     ConstantInput {
+        /// The graph name.
         name: String,
+        /// The constant.
         value: ConstantValue,
     },
 }
 
+/// torch.export's `OutputSpec`: what one graph output is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputSpec {
+    /// `user_output`.
     UserOutput {
+        /// The graph input or output.
         arg: Argument,
     },
+    /// `loss_output`.
     LossOutput {
+        /// The graph input or output.
         arg: TensorArgument,
     },
+    /// `buffer_mutation`.
     BufferMutation {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The buffer's module path.
         buffer_name: String,
     },
+    /// `parameter_mutation`.
     ParameterMutation {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The parameter's module path.
         parameter_name: String,
     },
+    /// `user_input_mutation`.
     UserInputMutation {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The graph name of the user input.
         user_input_name: String,
     },
+    /// `gradient_to_parameter`.
     GradientToParameter {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The parameter's module path.
         parameter_name: String,
     },
+    /// `gradient_to_user_input`.
     GradientToUserInput {
+        /// The graph input or output.
         arg: TensorArgument,
+        /// The graph name of the user input.
         user_input_name: String,
     },
+    /// `token`.
     Token {
+        /// The graph input or output.
         arg: TensorArgument,
     },
 }

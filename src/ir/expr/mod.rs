@@ -69,8 +69,11 @@ pub enum ExprError {
     /// the input, cut to its first 200 bytes when longer.
     #[error("invalid size expression {text:?}: {message} at byte {position}")]
     Syntax {
+        /// The text.
         text: String,
+        /// Byte offset of the problem.
         position: usize,
+        /// What is wrong.
         message: String,
     },
     /// Evaluation met a symbol the environment has no value for.
@@ -90,7 +93,10 @@ pub enum ExprError {
         "size expression of {len} bytes exceeds the limit of {} bytes",
         MAX_TEXT_LEN
     )]
-    TooLong { len: usize },
+    TooLong {
+        /// The text's length.
+        len: usize,
+    },
     /// Expansion beyond [`MAX_TERMS`] terms.
     #[error("size expression expands to more than {} terms", MAX_TERMS)]
     TooManyTerms,
@@ -99,7 +105,10 @@ pub enum ExprError {
         "exponent `{exponent}` is not an integer constant between 0 and {}",
         MAX_EXPONENT
     )]
-    BadExponent { exponent: String },
+    BadExponent {
+        /// The exponent as written.
+        exponent: String,
+    },
     /// A JSON value that is neither an integer nor a string.
     #[error("expected a size expression (an integer or a string), found {0}")]
     NotAnExpression(String),
