@@ -57,7 +57,7 @@ impl Fixture {
         let edited = |kind| {
             let next = edit(&dump, kind, EDIT_SEED).expect("an edit applies");
             eprintln!("{nodes} nodes, {}", edit_of(&next));
-            ir::load_json(&next).expect("the edited dump loads")
+            next
         };
         Fixture {
             metadata: edited(EditKind::TensorMetadata),
@@ -66,14 +66,14 @@ impl Fixture {
             inserted: edited(EditKind::AddNode),
             removed: edited(EditKind::RemoveNode),
             renumbered: edited(EditKind::AddNodeRenumbered),
-            base: ir::load_json(&dump).expect("the dump loads"),
-            text: dump.to_string(),
+            text: ir::write::to_json(&dump).to_string(),
+            base: dump,
         }
     }
 }
 
-fn edit_of(dump: &serde_json::Value) -> &str {
-    let description = dump["description"].as_str().unwrap_or_default();
+fn edit_of(graph: &Graph) -> &str {
+    let description = &graph.description;
     description.split(" | edit: ").nth(1).unwrap_or(description)
 }
 

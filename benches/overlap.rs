@@ -129,6 +129,7 @@ fn symbolic_row_blocks(n: usize) -> (Vec<SymView>, Symbols) {
         min: Some(2),
         max: None,
         source: None,
+        replaced_by: None,
     };
     let symbols = [("s0".to_owned(), symbol(4)), ("s1".to_owned(), symbol(8))]
         .into_iter()

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aotio::gen::{EditKind, EditSequence, GenOptions};
-use aotio::ir::{self, Graph, Node};
+use aotio::ir::{Graph, Node};
 use aotio::Session;
 use clap::Parser;
 
@@ -74,10 +74,7 @@ fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let mut versions = EditSequence::with_kinds(&opts, args.seed, &kinds)
         .take(args.chain.max(1) + 1)
-        .map(|dump| {
-            let dump = dump.map_err(|e| e.to_string())?;
-            ir::load_json(&dump).map_err(|e| e.to_string())
-        });
+        .map(|graph| graph.map_err(|e| e.to_string()));
     let first = versions.next().ok_or("no dump generated")??;
     let mut steps = Vec::with_capacity(args.chain);
     let mut previous = first.clone();

@@ -98,6 +98,8 @@ fn chain_of_views(n: usize) -> Graph {
             dynamic_shapes: false,
             num_params_buffers: 0,
             export: vec![Flavour::Inference],
+            tracer: None,
+            torch_version: None,
         },
         symbols: Default::default(),
         operators: Default::default(),

@@ -17,6 +17,7 @@ fn symbols(hints: [i64; 2]) -> Symbols {
                 min: Some(2),
                 max: Some(9),
                 source: None,
+                replaced_by: None,
             };
             (name.to_string(), s)
         })

@@ -104,7 +104,10 @@ pub fn gen(args: GenArgs) -> Outcome {
     };
     let dumps = EditSequence::with_kinds(&opts, args.seed, &args.kinds)
         .take(args.edits + 1)
-        .map(|d| d.map_err(std::io::Error::other));
+        .map(|g| {
+            g.map(|g| aotio::ir::write::to_json(&g))
+                .map_err(std::io::Error::other)
+        });
     let result = match sink {
         Sink::Stdout if args.edits == 0 => {
             write_all(std::io::stdout().lock(), dumps, Layout::Pretty)

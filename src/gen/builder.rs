@@ -5,23 +5,31 @@ use super::*;
 
 /// The schema and tags the dump records for an operator the generator or an
 /// edit uses: the built-in table's, which are PyTorch's own text.
-pub(super) fn known_operator(target: &str) -> Option<(&'static str, &'static [&'static str])> {
-    Some((builtin_schema(target)?, builtin_tags(target)?))
+pub(super) fn known_operator(target: &str) -> Option<Operator> {
+    Some(Operator {
+        schema: Arc::new(builtin_parsed(target)?.clone()),
+        tags: Some(
+            builtin_tags(target)?
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+        ),
+    })
 }
 
 /// A node whose value is one tensor, as later nodes use it.
 #[derive(Clone, Debug)]
 pub(super) struct Ref {
-    pub(super) name: String,
-    pub(super) val: TensorVal,
+    pub(super) name: Arc<str>,
+    pub(super) val: TensorMeta,
     pub(super) id: u64,
     /// The root of its view chain (format §8.2).
     pub(super) base: Option<u64>,
 }
 
 impl Ref {
-    pub(super) fn arg(&self) -> Json {
-        json!({"node": self.name})
+    pub(super) fn arg(&self) -> Arg {
+        Arg::Node(self.name.clone())
     }
 
     /// `base_tensor_id` of a view of this tensor.
@@ -31,7 +39,7 @@ impl Ref {
 }
 
 /// A view of some tensor: its geometry; storage and autograd come from the viewed tensor.
-pub(super) struct Geometry {
+pub(super) struct ViewGeometry {
     pub(super) shape: Vec<SizeExpr>,
     pub(super) stride: Vec<SizeExpr>,
     pub(super) offset: SizeExpr,
@@ -41,7 +49,7 @@ pub(super) struct Geometry {
 /// out tensor and storage ids (renumbered in order of first appearance at
 /// the end, see [`normalize_ids`]).
 pub(super) struct Builder {
-    pub(super) nodes: Vec<Json>,
+    pub(super) nodes: Vec<Open>,
     pub(super) names: Namer,
     pub(super) next_id: u64,
     pub(super) next_storage: u64,
@@ -112,9 +120,9 @@ impl Builder {
     pub(super) fn placeholder(
         &mut self,
         name: &str,
-        kind: &str,
+        kind: InputKind,
         fqn: Option<&str>,
-        val: TensorVal,
+        val: TensorMeta,
         base: Option<u64>,
     ) -> Ref {
         self.names.take(name);
@@ -123,14 +131,25 @@ impl Builder {
             Some(fqn) => module_source(fqn, kind),
             None => format!("L['{name}']"),
         };
-        self.nodes.push(json!({
-            "name": name, "op": "placeholder", "target": name, "args": [], "kwargs": {},
-            "val": val.to_json(),
-            "kind": kind, "fqn": fqn, "source": source,
-            "tensor_id": id, "base_tensor_id": base,
-        }));
+        let name: Arc<str> = Arc::from(name);
+        self.nodes.push(Open {
+            s: NodeStructure {
+                name: name.clone(),
+                op: NodeOp::Placeholder {
+                    kind,
+                    fqn: fqn.map(str::to_owned),
+                    source: Some(source),
+                },
+                target: name.clone(),
+                args: Vec::new(),
+                kwargs: Vec::new(),
+                tensor_id: Some(id),
+                base_tensor_id: base,
+            },
+            val: Value::Tensor(val.clone()),
+        });
         Ref {
-            name: name.to_owned(),
+            name,
             val,
             id,
             base,
@@ -139,9 +158,9 @@ impl Builder {
 
     pub(super) fn parameter(&mut self, fqn: &str, shape: Vec<SizeExpr>) -> Result<Ref, GenError> {
         let storage = self.storage();
-        let val = TensorVal::dense(shape, FLOAT, storage)?.with_grad(true, false);
+        let val = dense(shape, FLOAT, storage)?.with_grad(true, false);
         let name = format!("p_{}", fqn.replace('.', "_"));
-        Ok(self.placeholder(&name, "parameter", Some(fqn), val, None))
+        Ok(self.placeholder(&name, InputKind::Parameter, Some(fqn), val, None))
     }
 
     pub(super) fn linear_params(
@@ -174,31 +193,34 @@ impl Builder {
         dtype: &str,
     ) -> Result<Ref, GenError> {
         let storage = self.storage();
-        let val = TensorVal::dense(shape, dtype, storage)?;
+        let val = dense(shape, dtype, storage)?;
         let name = format!("b_{}", fqn.replace('.', "_"));
-        Ok(self.placeholder(&name, "buffer", Some(fqn), val, None))
+        Ok(self.placeholder(&name, InputKind::Buffer, Some(fqn), val, None))
     }
 
     pub(super) fn call(
         &mut self,
         target: &'static str,
-        args: Json,
-        val: Json,
+        args: Vec<Arg>,
+        val: Value,
         ids: Option<(u64, Option<u64>)>,
-    ) -> String {
-        let name = self.name(node_base_name(target));
+    ) -> Arc<str> {
+        let name: Arc<str> = Arc::from(self.name(node_base_name(target)));
         if target.starts_with("aten.") {
             self.operators.insert(target);
         }
-        let mut node = json!({
-            "name": name, "op": "call_function", "target": target, "args": args, "kwargs": {},
-            "val": val,
+        self.nodes.push(Open {
+            s: NodeStructure {
+                name: name.clone(),
+                op: NodeOp::CallFunction,
+                target: Arc::from(target),
+                args,
+                kwargs: Vec::new(),
+                tensor_id: ids.map(|(id, _)| id),
+                base_tensor_id: ids.and_then(|(_, base)| base),
+            },
+            val,
         });
-        if let (Some((id, base)), Some(obj)) = (ids, node.as_object_mut()) {
-            obj.insert("tensor_id".to_owned(), json!(id));
-            obj.insert("base_tensor_id".to_owned(), json!(base));
-        }
-        self.nodes.push(node);
         name
     }
 
@@ -207,17 +229,16 @@ impl Builder {
     pub(super) fn fresh(
         &mut self,
         target: &'static str,
-        args: Json,
+        args: Vec<Arg>,
         inputs: &[&Ref],
         shape: Vec<SizeExpr>,
         dtype: &str,
     ) -> Result<Ref, GenError> {
-        let requires_grad = self.grad_enabled && inputs.iter().any(|r| r.val.requires_grad);
+        let requires_grad = self.grad_enabled && inputs.iter().any(|r| r.val.requires_grad());
         let storage = self.storage();
-        let val =
-            TensorVal::dense(shape, dtype, storage)?.with_grad(requires_grad, self.grad_enabled);
+        let val = dense(shape, dtype, storage)?.with_grad(requires_grad, self.grad_enabled);
         let id = self.id();
-        let name = self.call(target, args, val.to_json(), Some((id, None)));
+        let name = self.call(target, args, Value::Tensor(val.clone()), Some((id, None)));
         Ok(Ref {
             name,
             val,
@@ -238,27 +259,39 @@ impl Builder {
         let inputs: Vec<&Ref> = std::iter::once(first)
             .chain(others.iter().copied())
             .collect();
-        let args = Json::Array(inputs.iter().map(|r| r.arg()).collect());
-        self.fresh(target, args, &inputs, first.val.shape.clone(), FLOAT)
+        let args = inputs.iter().map(|r| r.arg()).collect();
+        self.fresh(
+            target,
+            args,
+            &inputs,
+            first.val.geometry.shape.clone(),
+            FLOAT,
+        )
     }
 
-    pub(super) fn view_val(&self, of: &Ref, g: Geometry) -> TensorVal {
+    pub(super) fn view_val(&self, of: &Ref, g: ViewGeometry) -> TensorMeta {
         let mut val = of
             .val
             .clone()
-            .with_grad(of.val.requires_grad, self.grad_enabled);
-        val.shape = g.shape;
-        val.stride = g.stride;
-        val.offset = g.offset;
-        val.is_view = true;
+            .with_grad(of.val.requires_grad(), self.grad_enabled);
+        val.geometry.shape = g.shape;
+        val.geometry.stride = g.stride;
+        val.geometry.storage_offset = g.offset;
+        val.autograd.is_view = true;
         val
     }
 
-    pub(super) fn view(&mut self, target: &'static str, args: Json, of: &Ref, g: Geometry) -> Ref {
+    pub(super) fn view(
+        &mut self,
+        target: &'static str,
+        args: Vec<Arg>,
+        of: &Ref,
+        g: ViewGeometry,
+    ) -> Ref {
         let val = self.view_val(of, g);
         let id = self.id();
         let base = Some(of.root());
-        let name = self.call(target, args, val.to_json(), Some((id, base)));
+        let name = self.call(target, args, Value::Tensor(val.clone()), Some((id, base)));
         Ref {
             name,
             val,
@@ -272,15 +305,21 @@ impl Builder {
     pub(super) fn inplace(
         &mut self,
         target: &'static str,
-        args: Json,
+        args: Vec<Arg>,
         of: &Ref,
         inputs: &[&Ref],
     ) -> Ref {
         let mut val = of.val.clone();
-        if self.grad_enabled && !val.requires_grad && inputs.iter().any(|r| r.val.requires_grad) {
+        if self.grad_enabled && !val.requires_grad() && inputs.iter().any(|r| r.val.requires_grad())
+        {
             val = val.with_grad(true, true);
         }
-        let name = self.call(target, args, val.to_json(), Some((of.id, of.base)));
+        let name = self.call(
+            target,
+            args,
+            Value::Tensor(val.clone()),
+            Some((of.id, of.base)),
+        );
         Ref {
             name,
             val,
@@ -293,11 +332,14 @@ impl Builder {
     pub(super) fn list<const N: usize>(
         &mut self,
         target: &'static str,
-        args: Json,
-        elements: [(TensorVal, Option<u64>); N],
+        args: Vec<Arg>,
+        elements: [(TensorMeta, Option<u64>); N],
     ) -> [Ref; N] {
-        let vals: Vec<Json> = elements.iter().map(|(v, _)| v.to_json()).collect();
-        let list = self.call(target, args, json!({ "list": vals }), None);
+        let vals = elements
+            .iter()
+            .map(|(v, _)| Value::Tensor(v.clone()))
+            .collect();
+        let list = self.call(target, args, Value::List(vals), None);
         let mut k = 0;
         elements.map(|(val, base)| {
             k += 1;
@@ -308,14 +350,19 @@ impl Builder {
     /// `_operator.getitem` of element `k` of node `list`.
     pub(super) fn getitem(
         &mut self,
-        list: &str,
-        k: usize,
-        val: TensorVal,
+        list: &Arc<str>,
+        k: i64,
+        val: TensorMeta,
         base: Option<u64>,
     ) -> Ref {
         let id = self.id();
-        let args = json!([{ "node": list }, k]);
-        let name = self.call("_operator.getitem", args, val.to_json(), Some((id, base)));
+        let args = vec![Arg::Node(list.clone()), Arg::Int(k)];
+        let name = self.call(
+            "_operator.getitem",
+            args,
+            Value::Tensor(val.clone()),
+            Some((id, base)),
+        );
         Ref {
             name,
             val,
@@ -328,29 +375,29 @@ impl Builder {
     pub(super) fn multi_view<const N: usize>(
         &mut self,
         target: &'static str,
-        args: Json,
+        args: Vec<Arg>,
         of: &Ref,
-        pieces: [Geometry; N],
+        pieces: [ViewGeometry; N],
     ) -> [Ref; N] {
         let elements = pieces.map(|g| (self.view_val(of, g), Some(of.root())));
         self.list(target, args, elements)
     }
 
     pub(super) fn set_grad_enabled(&mut self, on: bool) {
-        self.call("torch._C._set_grad_enabled", json!([on]), Json::Null, None);
+        self.call(
+            "torch._C._set_grad_enabled",
+            vec![Arg::Bool(on)],
+            Value::None,
+            None,
+        );
         self.grad_enabled = on;
     }
 
-    pub(super) fn operators(&self) -> (Json, Json) {
-        let mut schemas = Map::new();
-        let mut tags = Map::new();
-        for &target in &self.operators {
-            if let Some((schema, t)) = known_operator(target) {
-                schemas.insert(target.to_owned(), json!(schema));
-                tags.insert(target.to_owned(), json!(t));
-            }
-        }
-        (Json::Object(schemas), Json::Object(tags))
+    pub(super) fn operators(&self) -> Operators {
+        self.operators
+            .iter()
+            .filter_map(|&target| Some((target.to_owned(), known_operator(target)?)))
+            .collect()
     }
 }
 
@@ -365,14 +412,14 @@ pub(super) fn node_base_name(target: &str) -> &str {
 }
 
 /// Dynamo's source of a parameter or buffer: `L['self']._modules['a']._parameters['w']`.
-pub(super) fn module_source(fqn: &str, kind: &str) -> String {
+pub(super) fn module_source(fqn: &str, kind: InputKind) -> String {
     let mut source = "L['self']".to_owned();
     let mut parts: Vec<&str> = fqn.split('.').collect();
     let attr = parts.pop().unwrap_or_default();
     for module in parts {
         source.push_str(&format!("._modules['{module}']"));
     }
-    let table = if kind == "buffer" {
+    let table = if kind == InputKind::Buffer {
         "_buffers"
     } else {
         "_parameters"

@@ -23,21 +23,24 @@
 //! Everything is a pure function of the options and seeds: the same seed
 //! gives the same dump, byte for byte.
 //!
-//! This file holds the entry points; `model` writes the decoder with the
-//! `builder`, `editor` derives versions, `ids` keeps them canonical, and
-//! `sizes`, `tensor` and `rng` are what they all share. The generator writes
-//! format-v1 JSON directly (it edits dumps as JSON, as a tracer hands them
-//! over), so it does not go through `ir`.
+//! The generator builds and edits [`ir::Graph`](crate::ir::Graph)s, the
+//! model the loader produces; [`ir::write`](crate::ir::write) turns them
+//! into dumps. This file holds the entry points and the `Draft` they
+//! work on; `model` writes the decoder with the `builder`, `editor` derives
+//! versions, `ids` keeps them canonical, and `sizes`, `tensor` and `rng`
+//! are what they all share.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
-
-use serde_json::{json, Map, Value as Json};
+use std::sync::Arc;
 
 use crate::ir::dtype::itemsize;
 use crate::ir::expr::{ExprError, SizeExpr};
-use crate::schema::{builtin_schema, builtin_tags};
+use crate::ir::{
+    Arg, Graph, InputKind, Node, NodeOp, NodeStructure, Operator, Operators, TensorMeta, Value, F64,
+};
+use crate::schema::{builtin_parsed, builtin_tags};
 
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,21 +172,21 @@ impl FromStr for EditKind {
 }
 
 /// Generates one dump (see the module documentation for what it contains).
-pub fn generate(opts: &GenOptions) -> Result<Json, GenError> {
+pub fn generate(opts: &GenOptions) -> Result<Graph, GenError> {
     let mut rng = SplitMix64::new(opts.seed);
     let dims = Dims::choose(&mut rng, opts.dynamic_shapes);
     let blocks = block_count(opts.nodes, opts.dynamic_shapes);
     let activations: Vec<Activation> = (0..blocks).map(|_| Activation::choose(&mut rng)).collect();
-    let mut dump = decoder(opts, &dims, &activations)?;
-    normalize_ids(&mut dump)?;
-    Ok(dump)
+    let mut draft = decoder(opts, &dims, &activations)?;
+    normalize_ids(&mut draft);
+    Ok(draft.close())
 }
 
-/// The next version of `dump` after one edit of `kind`, which `seed` places.
-/// The dump's `description` says what was edited.
-pub fn edit(dump: &Json, kind: EditKind, seed: u64) -> Result<Json, GenError> {
+/// The next version of `graph` after one edit of `kind`, which `seed`
+/// places. The graph's `description` says what was edited.
+pub fn edit(graph: &Graph, kind: EditKind, seed: u64) -> Result<Graph, GenError> {
     let mut rng = SplitMix64::new(seed ^ (kind as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let mut out = dump.clone();
+    let mut out = Draft::open(graph);
     let what = match kind {
         EditKind::TensorMetadata => edit_layout(&mut out, &mut rng)?,
         EditKind::Op => edit_op(&mut out, &mut rng)?,
@@ -194,12 +197,51 @@ pub fn edit(dump: &Json, kind: EditKind, seed: u64) -> Result<Json, GenError> {
         EditKind::RemoveNode => edit_remove_node(&mut out, &mut rng)?,
         EditKind::AddNodeRenumbered => {
             let what = edit_add_node(&mut out, &mut rng)?;
-            let renamed = rename_as_fx(&mut out)?;
+            let renamed = rename_as_fx(&mut out);
             format!("{what} (named before renumbering), {renamed} nodes renamed")
         }
     };
     set_description(&mut out, &format!("{kind}: {what}"));
-    Ok(out)
+    Ok(out.close())
+}
+
+/// A graph being built or edited: its nodes still open, since an
+/// [`ir::Node`](Node) is immutable once built (its fingerprint taken).
+pub(super) struct Draft {
+    /// Everything but the nodes (its `nodes` stay empty while open).
+    pub(super) graph: Graph,
+    pub(super) nodes: Vec<Open>,
+}
+
+/// A node of a [`Draft`].
+#[derive(Clone, Debug)]
+pub(super) struct Open {
+    pub(super) s: NodeStructure,
+    pub(super) val: Value,
+}
+
+impl Draft {
+    pub(super) fn open(graph: &Graph) -> Draft {
+        let mut graph = graph.clone();
+        let nodes = std::mem::take(&mut graph.nodes)
+            .into_iter()
+            .map(|n| {
+                let (s, val) = n.into_parts();
+                Open { s, val }
+            })
+            .collect();
+        Draft { graph, nodes }
+    }
+
+    pub(super) fn close(self) -> Graph {
+        let mut graph = self.graph;
+        graph.nodes = self
+            .nodes
+            .into_iter()
+            .map(|o| Node::new(o.s, o.val))
+            .collect();
+        graph
+    }
 }
 
 /// A generated dump followed by an endless stream of edits of it, one kind
@@ -214,7 +256,7 @@ pub struct EditSequence {
 
 enum SequenceState {
     Start(GenOptions),
-    At(Json),
+    At(Box<Graph>),
     Done,
 }
 
@@ -239,7 +281,7 @@ impl EditSequence {
         }
     }
 
-    fn step(&mut self, current: &Json) -> Result<Json, GenError> {
+    fn step(&mut self, current: &Graph) -> Result<Graph, GenError> {
         let total: u64 = self.kinds.iter().map(|k| k.weight()).sum();
         let mut pick = self.rng.below(total);
         let start = self
@@ -268,7 +310,7 @@ impl EditSequence {
 }
 
 impl Iterator for EditSequence {
-    type Item = Result<Json, GenError>;
+    type Item = Result<Graph, GenError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let next = match std::mem::replace(&mut self.state, SequenceState::Done) {
@@ -276,15 +318,15 @@ impl Iterator for EditSequence {
             SequenceState::At(current) => self.step(&current),
             SequenceState::Done => return None,
         };
-        if let Ok(dump) = &next {
-            self.state = SequenceState::At(dump.clone());
+        if let Ok(graph) = &next {
+            self.state = SequenceState::At(Box::new(graph.clone()));
         }
         Some(next)
     }
 }
 
 /// The generated dump and `steps` edits of it.
-pub fn edit_sequence(opts: &GenOptions, steps: usize, seed: u64) -> Result<Vec<Json>, GenError> {
+pub fn edit_sequence(opts: &GenOptions, steps: usize, seed: u64) -> Result<Vec<Graph>, GenError> {
     EditSequence::new(opts, seed).take(steps + 1).collect()
 }
 

@@ -2,6 +2,8 @@
 //! step, block by block.
 
 use super::*;
+use crate::ir::pytree::{NodeType, TreeSpec};
+use crate::ir::{Config, Flavour, InputBase};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Activation {
@@ -47,7 +49,7 @@ pub(super) fn decoder(
     opts: &GenOptions,
     dims: &Dims,
     activations: &[Activation],
-) -> Result<Json, GenError> {
+) -> Result<Draft, GenError> {
     let mut b = Builder::new();
     let (d, f, v) = (int(dims.model), int(dims.ffn), int(dims.vocab));
 
@@ -105,43 +107,43 @@ pub(super) fn decoder(
     let storage = b.storage();
     let x = b.placeholder(
         "x",
-        "user_input",
+        InputKind::UserInput,
         None,
-        TensorVal::dense(vec![int(BATCH), s.clone(), d.clone()], FLOAT, storage)?,
+        dense(vec![int(BATCH), s.clone(), d.clone()], FLOAT, storage)?,
         None,
     );
     let storage = b.storage();
     let positions = b.placeholder(
         "cache_position",
-        "user_input",
+        InputKind::UserInput,
         None,
-        TensorVal::dense(vec![s.clone()], INT, storage)?,
+        dense(vec![s.clone()], INT, storage)?,
         None,
     );
     let base_id = b.id();
     let storage = b.storage();
-    let history = TensorVal::dense(
+    let history = dense(
         vec![product(&[int(2), w.clone()])?, d.clone()],
         FLOAT,
         storage,
     )?;
     let window_view = |offset: SizeExpr| {
         let mut val = history.clone();
-        val.shape = vec![w.clone(), d.clone()];
-        val.offset = offset;
-        val.is_view = true;
+        val.geometry.shape = vec![w.clone(), d.clone()];
+        val.geometry.storage_offset = offset;
+        val.autograd.is_view = true;
         val
     };
     let hist = b.placeholder(
         "hist",
-        "user_input",
+        InputKind::UserInput,
         None,
         window_view(int(0)),
         Some(base_id),
     );
     let win = b.placeholder(
         "win",
-        "user_input",
+        InputKind::UserInput,
         None,
         window_view(d.clone()),
         Some(base_id),
@@ -151,17 +153,22 @@ pub(super) fn decoder(
     let seq_end = if opts.dynamic_shapes {
         let name = b.call(
             "aten.sym_size.int",
-            json!([x.arg(), 1]),
-            json!({"symint": s.to_json()}),
+            vec![x.arg(), Arg::Int(1)],
+            Value::SymInt(s.clone()),
             None,
         );
-        json!({"node": name})
+        Arg::Node(name)
     } else {
-        s.to_json()
+        size_arg(&s)
     };
 
-    b.inplace("aten.add_.Tensor", json!([step.arg(), 1]), &step, &[]);
-    b.inplace("aten.mul_.Tensor", json!([hist.arg(), 0.9]), &hist, &[]);
+    b.inplace(
+        "aten.add_.Tensor",
+        vec![step.arg(), Arg::Int(1)],
+        &step,
+        &[],
+    );
+    b.inplace("aten.mul_.Tensor", vec![hist.arg(), float(0.9)], &hist, &[]);
 
     let bs = product(&[int(BATCH), s.clone()])?;
     let scale = 1.0 / (dims.model as f64).sqrt();
@@ -171,14 +178,14 @@ pub(super) fn decoder(
         // Attention.
         let ln = layer_norm(&mut b, &h, &params.ln1)?;
         let qkv = linear_3d(&mut b, &ln, &params.qkv, &bs, dims.model, 3 * dims.model)?;
-        let pieces = [0, 1, 2].map(|k| Geometry {
+        let pieces = [0, 1, 2].map(|k| ViewGeometry {
             shape: vec![int(BATCH), s.clone(), d.clone()],
-            stride: qkv.val.stride.clone(),
+            stride: qkv.val.geometry.stride.clone(),
             offset: int(k * dims.model),
         });
         let [q, k, vv] = b.multi_view(
             "aten.split.Tensor",
-            json!([qkv.arg(), dims.model, -1]),
+            vec![qkv.arg(), Arg::Int(dims.model), Arg::Int(-1)],
             &qkv,
             pieces,
         );
@@ -186,24 +193,29 @@ pub(super) fn decoder(
         b.set_grad_enabled(false);
         let k_cache = b.inplace(
             "aten.index_copy_.default",
-            json!([params.k_cache.arg(), 1, positions.arg(), k.arg()]),
+            vec![params.k_cache.arg(), Arg::Int(1), positions.arg(), k.arg()],
             &params.k_cache,
             &[&positions, &k],
         );
-        let prefix = |cache: &Ref| Geometry {
+        let prefix = |cache: &Ref| ViewGeometry {
             shape: vec![int(BATCH), s.clone(), d.clone()],
-            stride: cache.val.stride.clone(),
+            stride: cache.val.geometry.stride.clone(),
             offset: int(0),
         };
         let v_slice = b.view(
             "aten.slice.Tensor",
-            json!([params.v_cache.arg(), 1, 0, seq_end.clone()]),
+            vec![
+                params.v_cache.arg(),
+                Arg::Int(1),
+                Arg::Int(0),
+                seq_end.clone(),
+            ],
             &params.v_cache,
             prefix(&params.v_cache),
         );
         b.inplace(
             "aten.copy_.default",
-            json!([v_slice.arg(), vv.arg()]),
+            vec![v_slice.arg(), vv.arg()],
             &v_slice,
             &[&vv],
         );
@@ -211,39 +223,39 @@ pub(super) fn decoder(
 
         let kt = b.view(
             "aten.transpose.int",
-            json!([k.arg(), 1, 2]),
+            vec![k.arg(), Arg::Int(1), Arg::Int(2)],
             &k,
-            Geometry {
+            ViewGeometry {
                 shape: vec![int(BATCH), d.clone(), s.clone()],
-                stride: swap12(&k.val.stride),
-                offset: k.val.offset.clone(),
+                stride: swap12(&k.val.geometry.stride),
+                offset: k.val.geometry.storage_offset.clone(),
             },
         );
         let scores_shape = vec![int(BATCH), s.clone(), s.clone()];
         let scores = b.fresh(
             "aten.bmm.default",
-            json!([q.arg(), kt.arg()]),
+            vec![q.arg(), kt.arg()],
             &[&q, &kt],
             scores_shape.clone(),
             FLOAT,
         )?;
         let scaled = b.fresh(
             "aten.mul.Tensor",
-            json!([scores.arg(), scale]),
+            vec![scores.arg(), float(scale)],
             &[&scores],
             scores_shape.clone(),
             FLOAT,
         )?;
         let probs = b.fresh(
             "aten._softmax.default",
-            json!([scaled.arg(), -1, false]),
+            vec![scaled.arg(), Arg::Int(-1), Arg::Bool(false)],
             &[&scaled],
             scores_shape,
             FLOAT,
         )?;
         let attn = b.fresh(
             "aten.bmm.default",
-            json!([probs.arg(), vv.arg()]),
+            vec![probs.arg(), vv.arg()],
             &[&probs, &vv],
             vec![int(BATCH), s.clone(), d.clone()],
             FLOAT,
@@ -252,7 +264,7 @@ pub(super) fn decoder(
         h = b.pointwise("aten.add.Tensor", &h, &[&out])?;
         presents.push(b.view(
             "aten.slice.Tensor",
-            json!([k_cache.arg(), 1, 0, seq_end.clone()]),
+            vec![k_cache.arg(), Arg::Int(1), Arg::Int(0), seq_end.clone()],
             &k_cache,
             prefix(&k_cache),
         ));
@@ -265,7 +277,7 @@ pub(super) fn decoder(
             Activation::Gelu => b.pointwise("aten.gelu.default", &hidden, &[])?,
             Activation::Relu => b.pointwise("aten.relu.default", &hidden, &[])?,
             Activation::ReluInplace => {
-                b.inplace("aten.relu_.default", json!([hidden.arg()]), &hidden, &[])
+                b.inplace("aten.relu_.default", vec![hidden.arg()], &hidden, &[])
             }
         };
         let out = linear_2d(&mut b, &hidden, &params.fc2, &bs, dims.model)?;
@@ -277,7 +289,7 @@ pub(super) fn decoder(
     // position, and return the hidden state per batch element as views.
     let mixed = b.fresh(
         "aten.sum.dim_IntList",
-        json!([win.arg(), [0]]),
+        vec![win.arg(), Arg::List(vec![Arg::Int(0)])],
         &[&win],
         vec![d.clone()],
         FLOAT,
@@ -286,12 +298,17 @@ pub(super) fn decoder(
     let ln = layer_norm(&mut b, &h, &ln_f)?;
     let last = b.view(
         "aten.select.int",
-        json!([ln.arg(), 1, -1]),
+        vec![ln.arg(), Arg::Int(1), Arg::Int(-1)],
         &ln,
-        Geometry {
+        ViewGeometry {
             shape: vec![int(BATCH), d.clone()],
             stride: vec![
-                ln.val.stride.first().cloned().unwrap_or_else(|| int(1)),
+                ln.val
+                    .geometry
+                    .stride
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| int(1)),
                 int(1),
             ],
             offset: s.checked_sub(&int(1))?.checked_mul(&d)?,
@@ -299,62 +316,78 @@ pub(super) fn decoder(
     );
     let logits = linear_2d(&mut b, &last, &head, &int(BATCH), dims.vocab)?;
     let rows = product(&[s.clone(), d.clone()])?;
-    let pieces = multiples::<BATCH_LEN>(&rows)?.map(|offset| Geometry {
+    let pieces = multiples::<BATCH_LEN>(&rows)?.map(|offset| ViewGeometry {
         shape: vec![s.clone(), d.clone()],
         stride: vec![d.clone(), int(1)],
         offset,
     });
-    let per_batch = b.multi_view("aten.unbind.int", json!([ln.arg()]), &ln, pieces);
+    let per_batch = b.multi_view("aten.unbind.int", vec![ln.arg()], &ln, pieces);
 
     let mut outputs = vec![logits.arg()];
     outputs.extend(per_batch.iter().map(Ref::arg));
     outputs.extend(presents.iter().map(Ref::arg));
-    b.nodes.push(json!({"name": "output", "op": "output", "target": "output", "args": [outputs], "kwargs": {}, "val": null}));
+    b.nodes.push(Open {
+        s: NodeStructure {
+            name: Arc::from("output"),
+            op: NodeOp::Output,
+            target: Arc::from("output"),
+            args: vec![Arg::List(outputs)],
+            kwargs: Vec::new(),
+            tensor_id: None,
+            base_tensor_id: None,
+        },
+        val: Value::None,
+    });
 
-    let (operators, operator_tags) = b.operators();
-    let leaf = || json!({"type": null, "context": null, "children_spec": []});
-    let node_spec = |ty: &str, n: usize| json!({"type": ty, "context": "null", "children_spec": (0..n).map(|_| leaf()).collect::<Vec<_>>()});
-    let in_spec = json!([1, {"type": "builtins.tuple", "context": "null", "children_spec": [
-        node_spec("builtins.tuple", 4),
-        {"type": "builtins.dict", "context": "[]", "children_spec": []},
-    ]}]);
-    let out_spec = json!([1, {"type": "builtins.tuple", "context": "null", "children_spec": [
-        leaf(),
-        node_spec("builtins.tuple", per_batch.len()),
-        node_spec("builtins.list", presents.len()),
-    ]}]);
+    let leaves = |n: usize| vec![TreeSpec::Leaf; n];
+    let list = |children| TreeSpec::Node {
+        node_type: NodeType::List,
+        context: Some("null".to_owned()),
+        children,
+    };
+    let in_spec = TreeSpec::tuple(vec![TreeSpec::tuple(leaves(4)), TreeSpec::empty_dict()]);
+    let out_spec = TreeSpec::tuple(vec![
+        TreeSpec::Leaf,
+        TreeSpec::tuple(leaves(per_batch.len())),
+        list(leaves(presents.len())),
+    ]);
     let name = format!(
         "decoder_n{}_s{}{}",
         opts.nodes,
         opts.seed,
         if opts.dynamic_shapes { "_dynamic" } else { "" }
     );
-    Ok(json!({
-        "format": "aotio.graph",
-        "version": 1,
-        "name": name,
-        "description": format!(
+    let graph = Graph {
+        name,
+        description: format!(
             "synthetic {}-block pre-LN transformer decoder, training step: kv caches written under no_grad, \
              a step counter, two overlapping view inputs (one mutated), views returned",
             blocks.len()
         ),
-        "config": {
-            "keep_input_mutations": false,
-            "is_train": true,
-            "grad_enabled": true,
-            "dynamic_shapes": opts.dynamic_shapes,
-            "num_params_buffers": num_params_buffers,
-            "tracer": "aotio gen",
-            "torch_version": TORCH_VERSION,
+        config: Config {
+            keep_input_mutations: false,
+            is_train: true,
+            grad_enabled: true,
+            dynamic_shapes: opts.dynamic_shapes,
+            num_params_buffers,
+            export: vec![Flavour::Inference],
+            tracer: Some("aotio gen".to_owned()),
+            torch_version: Some(TORCH_VERSION.to_owned()),
         },
-        "symbols": dims.symbols,
-        "operators": operators,
-        "operator_tags": operator_tags,
-        "nodes": b.nodes,
-        "input_bases": [{"tensor_id": base_id, "val": history.to_json()}],
-        "in_spec": in_spec,
-        "out_spec": out_spec,
-    }))
+        symbols: dims.symbols.clone(),
+        operators: b.operators(),
+        nodes: Vec::new(),
+        input_bases: vec![InputBase {
+            tensor_id: base_id,
+            val: history,
+        }],
+        in_spec: Some(in_spec),
+        out_spec: Some(out_spec),
+    };
+    Ok(Draft {
+        graph,
+        nodes: b.nodes,
+    })
 }
 
 pub(super) fn swap12(v: &[SizeExpr]) -> Vec<SizeExpr> {
@@ -368,24 +401,30 @@ pub(super) fn layer_norm(
     x: &Ref,
     (weight, bias): &(Ref, Ref),
 ) -> Result<Ref, GenError> {
-    let mut stats_shape = x.val.shape.clone();
+    let mut stats_shape = x.val.geometry.shape.clone();
     if let Some(last) = stats_shape.last_mut() {
         *last = int(1);
     }
-    let normalized = x.val.shape.last().cloned().unwrap_or_else(|| int(1));
-    let requires_grad = [x, weight, bias].iter().any(|r| r.val.requires_grad);
-    let out = TensorVal::dense(x.val.shape.clone(), FLOAT, b.storage())?
+    let normalized = x
+        .val
+        .geometry
+        .shape
+        .last()
+        .cloned()
+        .unwrap_or_else(|| int(1));
+    let requires_grad = [x, weight, bias].iter().any(|r| r.val.requires_grad());
+    let out = dense(x.val.geometry.shape.clone(), FLOAT, b.storage())?
         .with_grad(requires_grad, b.grad_enabled);
     // Mean and rstd are saved for backward, never differentiated.
-    let mean = TensorVal::dense(stats_shape.clone(), FLOAT, b.storage())?;
-    let rstd = TensorVal::dense(stats_shape, FLOAT, b.storage())?;
-    let args = json!([
+    let mean = dense(stats_shape.clone(), FLOAT, b.storage())?;
+    let rstd = dense(stats_shape, FLOAT, b.storage())?;
+    let args = vec![
         x.arg(),
-        [normalized.to_json()],
+        Arg::List(vec![size_arg(&normalized)]),
         weight.arg(),
         bias.arg(),
-        1e-5
-    ]);
+        float(1e-5),
+    ];
     let [out, _, _] = b.list(
         "aten.native_layer_norm.default",
         args,
@@ -405,9 +444,9 @@ pub(super) fn flatten(
     let stride = contiguous(&shape)?;
     Ok(b.view(
         "aten.view.default",
-        json!([x.arg(), [-1, width]]),
+        vec![x.arg(), Arg::List(vec![Arg::Int(-1), Arg::Int(width)])],
         x,
-        Geometry {
+        ViewGeometry {
             shape,
             stride,
             offset: int(0),
@@ -426,9 +465,12 @@ pub(super) fn unflatten(
     let stride = contiguous(&shape)?;
     Ok(b.view(
         "aten.view.default",
-        json!([x.arg(), [BATCH, -1, width]]),
+        vec![
+            x.arg(),
+            Arg::List(vec![Arg::Int(BATCH), Arg::Int(-1), Arg::Int(width)]),
+        ],
         x,
-        Geometry {
+        ViewGeometry {
             shape,
             stride,
             offset: int(0),
@@ -446,17 +488,17 @@ pub(super) fn linear_2d(
 ) -> Result<Ref, GenError> {
     let wt = b.view(
         "aten.t.default",
-        json!([weight.arg()]),
+        vec![weight.arg()],
         weight,
-        Geometry {
-            shape: weight.val.shape.iter().rev().cloned().collect(),
-            stride: weight.val.stride.iter().rev().cloned().collect(),
-            offset: weight.val.offset.clone(),
+        ViewGeometry {
+            shape: weight.val.geometry.shape.iter().rev().cloned().collect(),
+            stride: weight.val.geometry.stride.iter().rev().cloned().collect(),
+            offset: weight.val.geometry.storage_offset.clone(),
         },
     );
     b.fresh(
         "aten.addmm.default",
-        json!([bias.arg(), x.arg(), wt.arg()]),
+        vec![bias.arg(), x.arg(), wt.arg()],
         &[bias, x, &wt],
         vec![rows.clone(), int(out)],
         FLOAT,
@@ -472,8 +514,26 @@ pub(super) fn linear_3d(
     width: i64,
     out: i64,
 ) -> Result<Ref, GenError> {
-    let seq = x.val.shape.get(1).cloned().unwrap_or_else(|| int(1));
+    let seq = x
+        .val
+        .geometry
+        .shape
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| int(1));
     let flat = flatten(b, x, rows, width)?;
     let y = linear_2d(b, &flat, params, rows, out)?;
     unflatten(b, &y, &seq, out)
+}
+
+/// A size as an argument: an int, or the expression's text.
+pub(super) fn size_arg(e: &SizeExpr) -> Arg {
+    match e.as_int() {
+        Some(v) => Arg::Int(v),
+        None => Arg::Str(e.to_string()),
+    }
+}
+
+pub(super) fn float(v: f64) -> Arg {
+    Arg::Float(F64::new(v))
 }

@@ -2,6 +2,7 @@
 //! arithmetic over them.
 
 use super::*;
+use crate::ir::{Replacement, Symbol, Symbols};
 
 pub(super) const BATCH_LEN: usize = 2;
 pub(super) const BATCH: i64 = BATCH_LEN as i64;
@@ -21,7 +22,7 @@ pub(super) struct Dims {
     pub(super) max_seq: i64,
     pub(super) seq: SizeExpr,
     pub(super) window: SizeExpr,
-    pub(super) symbols: Json,
+    pub(super) symbols: Symbols,
 }
 
 impl Dims {
@@ -34,13 +35,25 @@ impl Dims {
         let mut symbols = BTreeMap::new();
         let (seq, window) = if dynamic {
             let mut taken = HashSet::new();
-            let mut symbol = |source: &str, info: Json, symbols: &mut BTreeMap<String, Json>| {
+            let mut symbol = |source: &str, info: Symbol, symbols: &mut Symbols| {
                 let name = symbol_name(source, &mut taken);
                 symbols.insert(name.clone(), info);
                 name
             };
-            let specialised = |source: &str, v: i64| json!({"hint": v, "min": v, "max": v, "source": source, "replaced_by": v});
-            let free = |source: &str, hint: i64, max: Option<i64>| json!({"hint": hint, "min": 2, "max": max, "source": source});
+            let specialised = |source: &str, v: i64| Symbol {
+                hint: v,
+                min: Some(v),
+                max: Some(v),
+                source: Some(source.to_owned()),
+                replaced_by: Some(Replacement::Int(v)),
+            };
+            let free = |source: &str, hint: i64, max: Option<i64>| Symbol {
+                hint,
+                min: Some(2),
+                max,
+                source: Some(source.to_owned()),
+                replaced_by: None,
+            };
             let b = "L['x'].size()[0]";
             let s = "L['x'].size()[1]";
             let d = "L['x'].size()[2]";
@@ -60,7 +73,7 @@ impl Dims {
             max_seq,
             seq,
             window,
-            symbols: Json::Object(symbols.into_iter().collect()),
+            symbols,
         }
     }
 }
@@ -123,9 +136,10 @@ pub(super) fn numel(shape: &[SizeExpr]) -> Result<SizeExpr, ExprError> {
 
 /// Elements from the first to one past the last a view can reach:
 /// `1 + Σ (size - 1)·stride` (the view is never empty here).
-pub(super) fn extent(t: &TensorVal) -> Result<SizeExpr, ExprError> {
+pub(super) fn extent(t: &TensorMeta) -> Result<SizeExpr, ExprError> {
     let mut total = int(1);
-    for (size, stride) in t.shape.iter().zip(&t.stride) {
+    let g = &t.geometry;
+    for (size, stride) in g.shape.iter().zip(&g.stride) {
         total = total.checked_add(&size.checked_sub(&int(1))?.checked_mul(stride)?)?;
     }
     Ok(total)

@@ -12,9 +12,9 @@ fn generated_names_are_fx_names() {
             seed: 2,
             dynamic_shapes,
         };
-        let mut dump = generate(&opts).expect("generates");
-        assert_eq!(rename_as_fx(&mut dump), Ok(0));
-        let mut edited = edit(&dump, EditKind::AddNodeRenumbered, 1).expect("applies");
-        assert_eq!(rename_as_fx(&mut edited), Ok(0));
+        let dump = generate(&opts).expect("generates");
+        assert_eq!(rename_as_fx(&mut Draft::open(&dump)), 0);
+        let edited = edit(&dump, EditKind::AddNodeRenumbered, 1).expect("applies");
+        assert_eq!(rename_as_fx(&mut Draft::open(&edited)), 0);
     }
 }

@@ -360,6 +360,16 @@ impl Loader {
             },
         };
         let export = self.export_flavours(raw.export.as_ref());
+        let mut text = |key: &str, raw: &Option<Scalar<'_>>| match raw {
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Str(s)) => Some(s.to_string()),
+            Some(_) => {
+                self.error(TOP, format!("config.{key}"), "must be a string");
+                None
+            }
+        };
+        let tracer = text("tracer", &raw.tracer);
+        let torch_version = text("torch_version", &raw.torch_version);
         Some(Config {
             keep_input_mutations,
             is_train,
@@ -367,6 +377,8 @@ impl Loader {
             dynamic_shapes,
             num_params_buffers,
             export,
+            tracer,
+            torch_version,
         })
     }
 
@@ -438,6 +450,19 @@ impl Loader {
                     }
                 },
             };
+            let replaced_by = match &info.replaced_by {
+                None | Some(Scalar::Null) => None,
+                Some(Scalar::Int(v)) => Some(Replacement::Int(*v)),
+                Some(Scalar::Str(e)) => Some(Replacement::Expr(e.to_string())),
+                Some(_) => {
+                    self.error(
+                        TOP,
+                        format!("{field}.replaced_by"),
+                        "must be an integer or an expression string",
+                    );
+                    None
+                }
+            };
             let min = bound(self, "min", &info.min);
             let max = bound(self, "max", &info.max);
             if min.is_some_and(|m| hint < m) || max.is_some_and(|m| hint > m) {
@@ -458,6 +483,7 @@ impl Loader {
                         .as_ref()
                         .and_then(Scalar::as_str)
                         .map(str::to_owned),
+                    replaced_by,
                 },
             );
         }

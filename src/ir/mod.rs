@@ -1,5 +1,5 @@
-//! The graph-dump model: size expressions, the checked graph, and loading
-//! (format v1). Knows nothing of salsa or of the analyses.
+//! The graph-dump model: size expressions, the checked graph, loading and
+//! writing (format v1). Knows nothing of salsa or of the analyses.
 
 pub mod diagnostic;
 pub mod dtype;
@@ -9,6 +9,7 @@ pub mod model;
 pub mod pytree;
 mod raw;
 pub mod vocabulary;
+pub mod write;
 
 pub use diagnostic::{Diagnostic, LoadError, Location};
 pub use load::{load_json, load_str};

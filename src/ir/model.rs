@@ -25,6 +25,12 @@ pub struct Config {
     pub num_params_buffers: usize,
     /// The `aot_export_module` flavours asked for, in order (absent: inference only).
     pub export: Vec<Flavour>,
+    /// `config.tracer`: how the dump was made (informational).
+    #[serde(skip)]
+    pub tracer: Option<String>,
+    /// `config.torch_version`: the PyTorch release it came from (informational).
+    #[serde(skip)]
+    pub torch_version: Option<String>,
 }
 
 /// Which graph `aot_export_module` traces: the forward under `no_grad`, or
@@ -67,6 +73,19 @@ pub struct Symbol {
     pub max: Option<i64>,
     /// Dynamo's source for it (`L['x'].size()[0]`).
     pub source: Option<String>,
+    /// What tracing proved it equal to; the dump's expressions already
+    /// have it applied (format §3), so only the writer reads it.
+    #[serde(skip)]
+    pub replaced_by: Option<Replacement>,
+}
+
+/// The value or expression a symbol was replaced by (format §3, `replaced_by`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Replacement {
+    /// An integer.
+    Int(i64),
+    /// An expression, as the dump wrote it.
+    Expr(String),
 }
 
 /// The dump's symbols, by name.
@@ -205,32 +224,20 @@ impl Value {
     /// `{"int": 3}`, `{"symint": "s0"}`, ...), as PyTorch's results print
     /// non-tensor arguments; `None` for a tensor, which has a writer of its own.
     pub fn scalar_json(&self) -> Option<serde_json::Value> {
-        use serde_json::json;
         Some(match self {
             Value::Tensor(_) => return None,
-            Value::None => serde_json::Value::Null,
-            Value::Int(v) => json!({ "int": v }),
+            // A SymInt known to be constant is written as an int.
             Value::SymInt(e) => match e.as_int() {
-                // A SymInt known to be constant is written as an int.
-                Some(v) => json!({ "int": v }),
-                None => json!({ "symint": e.to_json() }),
+                Some(v) => serde_json::json!({ "int": v }),
+                None => super::write::value_json(self),
             },
-            Value::Float(v) => match v.get() {
-                f if f.is_finite() => json!({ "float": f }),
-                f if f.is_nan() => json!({ "float": "nan" }),
-                f if f > 0.0 => json!({ "float": "inf" }),
-                _ => json!({ "float": "-inf" }),
-            },
-            Value::SymFloat(e) => json!({ "symfloat": e }),
-            Value::Bool(v) => json!({ "bool": v }),
-            Value::SymBool(e) => json!({ "symbool": e }),
-            Value::Str(v) => json!({ "str": v }),
-            Value::List(items) => json!({
+            Value::List(items) => serde_json::json!({
                 "list": items
                     .iter()
                     .map(|v| v.scalar_json().unwrap_or(serde_json::Value::Null))
                     .collect::<Vec<_>>()
             }),
+            other => super::write::value_json(other),
         })
     }
 

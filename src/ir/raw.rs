@@ -453,8 +453,8 @@ object! {
         /// Read by the signature analysis (format §2).
         export: serde_json::Value,
         /// Informational (format §2).
-        tracer: IgnoredAny,
-        torch_version: IgnoredAny,
+        tracer: Scalar<'a>,
+        torch_version: Scalar<'a>,
     }
 }
 
@@ -466,7 +466,7 @@ object! {
         max: Scalar<'a>,
         source: Scalar<'a>,
         /// Already applied to the dump's expressions (format §3).
-        replaced_by: IgnoredAny,
+        replaced_by: Scalar<'a>,
     }
 }
 
