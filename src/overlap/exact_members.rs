@@ -27,6 +27,13 @@
 //! and search nodes). Past it, every view with an open pair counts as "may
 //! overlap" (undecided), as does a pair the solver cannot decide within its
 //! own bound or a view with malformed geometry: never a false negative.
+//! A large cluster whose budget cannot pay for steps 3–5 at all (they cost
+//! about half a microsecond per view before they charge anything) gets
+//! cheap proofs instead ([`prove_by_prefixes`]): each view lists its first
+//! few elements in one bitset, an address listed twice proves its owners,
+//! and the rest of the cluster may overlap. On 2,000 random views of up to
+//! eight dimensions this proves three quarters of the members in a few
+//! times torch mode's time.
 
 use super::canonical::{AddressRange, Canonical, Dim, ElementSet};
 use super::exact::EXACT_WORK_BOUND;
@@ -41,6 +48,17 @@ const SMALL_CLUSTER: usize = 16;
 /// Budget units per search node of the solver (one unit is an element
 /// listed or a pair looked at): a node costs about that much more time.
 const SEARCH_NODE_COST: u64 = 16;
+
+/// At most this many elements of each view are listed to prove members
+/// before anything exact.
+const PREFIX: u64 = 64;
+
+/// A large cluster is decided exactly only with at least this many budget
+/// units per view left: below, the steps that do not charge the budget
+/// (normalizing, rectangles, the fallback's counts; about half a
+/// microsecond per view, where a unit is a few nanoseconds) would dominate,
+/// and cheap proofs are all the budget buys.
+const EXACT_STEPS_COST: u64 = 128;
 
 /// A view with more elements than this is never listed in the address table.
 const LISTED_NUMEL: u64 = 1 << 20;
@@ -134,10 +152,24 @@ pub(super) fn exact_members_with(
     let mut flags = Flags::new(views.len());
     let mut scratch = Scratch::default();
     for cluster in clusters(&mut extents) {
-        if cluster.len() >= 2 {
-            let large = cluster.len() > small_cluster;
-            scratch.mark_cluster(views, cluster, large, &mut flags, &mut budget);
+        if cluster.len() < 2 {
+            continue;
         }
+        let large = cluster.len() > small_cluster;
+        let n = u64::try_from(cluster.len()).unwrap_or(u64::MAX);
+        if large && budget < n.saturating_mul(EXACT_STEPS_COST) {
+            // Too little budget to decide the cluster: spend it on cheap
+            // proofs, and what is not proven may overlap (every member of a
+            // cluster meets another's range).
+            prove_by_prefixes(views, cluster, &mut flags, &mut budget);
+            for e in cluster {
+                if !flags.any(e.id) {
+                    flags.suspect(e.id);
+                }
+            }
+            continue;
+        }
+        scratch.mark_cluster(views, cluster, large, &mut flags, &mut budget);
     }
     flags.into_members()
 }
@@ -337,7 +369,7 @@ impl Scratch {
         // A bitset costs its span once (it stays in cache where an array of
         // owners would not); worth it unless mostly empty.
         let shared = if width <= BITSET_SPAN && width <= 64 * i128::from(total) + 65_536 {
-            shared_by_bitset(&views, base, width)
+            shared_by_bitset(&views, base, width, u64::MAX)
         } else {
             shared_by_sorting(&views, total)
         };
@@ -491,6 +523,157 @@ impl Scratch {
     }
 }
 
+/// Proves members of a large cluster (sorted by `lo`) cheaply, before
+/// anything exact: every view lists its first elements (up to [`PREFIX`],
+/// fewer on a small budget) in one bitset over the cluster's span, forwards
+/// and then backwards as in [`shared_by_bitset`]; an address listed by two
+/// views proves both. In a crowded group most members are proven here at a
+/// small fraction of their elements (listing more of the unproven ones
+/// proves few more: their shared addresses lie deep in both views); nothing
+/// is disproven.
+fn prove_by_prefixes(
+    views: &[StridedView],
+    cluster: &[Extent<i128>],
+    flags: &mut Flags,
+    budget: &mut u64,
+) {
+    let n = u64::try_from(cluster.len()).unwrap_or(u64::MAX);
+    let prefix = (*budget / n.saturating_mul(2).max(1)).min(PREFIX);
+    let (Some(first), Some(top)) = (cluster.first(), cluster.iter().map(|e| e.hi).max()) else {
+        return;
+    };
+    let (base, width) = (first.lo, top - first.lo + 1);
+    if prefix == 0 || width > BITSET_SPAN {
+        return;
+    }
+    *budget -= n * 2 * prefix;
+    let limits = vec![usize::try_from(prefix).unwrap_or(usize::MAX); cluster.len()];
+    let shared = shared_prefixes(views, cluster, &limits, base, width);
+    for (e, shares) in cluster.iter().zip(shared) {
+        if shares {
+            flags.prove(e.id);
+        }
+    }
+}
+
+/// For each view of `cluster`, whether one of its first `limits[k]`
+/// addresses is among the listed addresses of another.
+fn shared_prefixes(
+    views: &[StridedView],
+    cluster: &[Extent<i128>],
+    limits: &[usize],
+    base: i128,
+    width: i128,
+) -> Vec<bool> {
+    // Each view's listed addresses, once (offsets below 2^30 fit `u32`).
+    let mut addresses: Vec<u32> = Vec::with_capacity(limits.iter().sum());
+    let mut ends = Vec::with_capacity(cluster.len());
+    let (mut dims, mut index) = (Vec::new(), Vec::new());
+    for (e, &limit) in cluster.iter().zip(limits) {
+        if let Some(v) = views.get(e.id) {
+            list_prefix(v, base, limit, (&mut dims, &mut index), &mut addresses);
+        }
+        ends.push(addresses.len());
+    }
+    let listed = |k: usize| {
+        let start = k
+            .checked_sub(1)
+            .and_then(|j| ends.get(j))
+            .copied()
+            .unwrap_or(0);
+        addresses
+            .get(start..ends.get(k).copied().unwrap_or(start))
+            .unwrap_or(&[])
+    };
+    let words = usize::try_from((width + 63) / 64).unwrap_or(0);
+    let is_set = |bits: &[u64], at: u32| {
+        bits.get(at as usize / 64)
+            .is_some_and(|w| w & (1 << (at % 64)) != 0)
+    };
+    let set = |bits: &mut [u64], at: u32| {
+        if let Some(w) = bits.get_mut(at as usize / 64) {
+            *w |= 1 << (at % 64);
+        }
+    };
+    // Forwards: a view meeting an address listed before its own shares it
+    // with an earlier view, and the address is marked `hit`. Then a view
+    // holding a hit address shares it: the address has two owners, so
+    // whichever it is, the view has a partner.
+    let (mut seen, mut hit) = (vec![0u64; words], vec![0u64; words]);
+    let mut shared = vec![false; cluster.len()];
+    for (k, flag) in shared.iter_mut().enumerate() {
+        let mine = listed(k);
+        for &at in mine {
+            if is_set(&seen, at) {
+                *flag = true;
+                set(&mut hit, at);
+            }
+        }
+        mine.iter().for_each(|&at| set(&mut seen, at));
+    }
+    for (k, flag) in shared.iter_mut().enumerate() {
+        *flag = *flag || listed(k).iter().any(|&at| is_set(&hit, at));
+    }
+    shared
+}
+
+/// Appends to `out` the first `limit` element addresses of `v` (any order,
+/// repeats included) as offsets from `base`. The view's range lies in
+/// `[base, base + 2^30]` and every address the odometer passes through is
+/// an element, so all arithmetic fits `i64` and every offset fits `u32`.
+/// `dims` and `index` are scratch space.
+fn list_prefix(
+    v: &StridedView,
+    base: i128,
+    limit: usize,
+    (dims, index): (&mut Vec<(i64, i64)>, &mut Vec<i64>),
+    out: &mut Vec<u32>,
+) {
+    let Ok(mut row) = i64::try_from(i128::from(v.offset) - base) else {
+        return;
+    };
+    dims.clear();
+    dims.extend(
+        v.sizes
+            .iter()
+            .zip(&v.strides)
+            .filter(|&(&n, &s)| n > 1 && s != 0)
+            .map(|(&n, &s)| (n, s)),
+    );
+    let Some(((count, stride), outer)) = dims.split_first() else {
+        out.push(u32::try_from(row).unwrap_or(u32::MAX));
+        return;
+    };
+    index.clear();
+    index.resize(outer.len(), 0);
+    let end = out.len().saturating_add(limit);
+    loop {
+        let mut at = row;
+        for _ in 0..*count {
+            if out.len() >= end {
+                return;
+            }
+            out.push(u32::try_from(at).unwrap_or(u32::MAX));
+            at = at.wrapping_add(*stride);
+        }
+        // Advance the odometer of the outer dimensions.
+        let mut carried = true;
+        for (i, &(n, s)) in index.iter_mut().zip(outer) {
+            *i += 1;
+            row = row.wrapping_add(s);
+            if *i < n {
+                carried = false;
+                break;
+            }
+            row = row.wrapping_sub(n.wrapping_mul(s));
+            *i = 0;
+        }
+        if carried {
+            return;
+        }
+    }
+}
+
 /// The number of elements of a normalized view (with repeats), if it fits.
 fn numel(c: &Canonical) -> Option<u64> {
     c.dims
@@ -540,7 +723,7 @@ fn for_each_element(c: &Canonical, mut f: impl FnMut(i128) -> bool) -> bool {
 /// its addresses is set before its own are added (its own repeats are then
 /// not mistaken for sharing), and with a later one iff the same holds in the
 /// reverse order.
-fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128) -> Vec<bool> {
+fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128, limit: u64) -> Vec<bool> {
     let words = usize::try_from((width + 63) / 64).unwrap_or(0);
     let mut seen = vec![0u64; words];
     // Offsets from `base` and strides fit `u64` (the span does): the inner
@@ -563,17 +746,22 @@ fn shared_by_bitset(views: &[&Canonical], base: i128, width: i128) -> Vec<bool> 
                 continue;
             };
             if !*flag {
-                *flag = !g.for_each(|at| {
+                let mut left = limit;
+                g.for_each(|at| {
                     let word = usize::try_from(at / 64).ok().and_then(|w| seen.get(w));
-                    word.is_some_and(|word| word & (1 << (at % 64)) == 0)
+                    *flag |= word.is_some_and(|word| word & (1 << (at % 64)) != 0);
+                    left -= 1;
+                    !*flag && left > 0
                 });
             }
+            let mut left = limit;
             g.for_each(|at| {
                 let word = usize::try_from(at / 64).ok().and_then(|w| seen.get_mut(w));
                 if let Some(word) = word {
                     *word |= 1 << (at % 64);
                 }
-                true
+                left -= 1;
+                left > 0
             });
         }
     }

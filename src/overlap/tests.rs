@@ -379,6 +379,21 @@ fn crowded_groups_match_enumeration() {
         let starved = members(&views, Mode::Exact, 1_000);
         assert!(!starved.undecided.is_empty(), "seed {seed}");
         assert!(truth.iter().all(|t| starved.overlapping.contains(t)));
+        // Too little to decide the cluster, enough for cheap proofs: most
+        // members proven, each rightly.
+        let cheap = members(&views, Mode::Exact, 20_000);
+        let proven: Vec<usize> = (cheap.overlapping.iter())
+            .filter(|k| !cheap.undecided.contains(k))
+            .copied()
+            .collect();
+        assert!(proven.iter().all(|k| truth.contains(k)), "seed {seed}");
+        assert!(truth.iter().all(|t| cheap.overlapping.contains(t)));
+        assert!(
+            2 * proven.len() > truth.len(),
+            "seed {seed}: {} of {}",
+            proven.len(),
+            truth.len()
+        );
     }
 }
 
