@@ -292,3 +292,33 @@ fn a_refusal_names_stage_type_and_node() {
     "#]],
     );
 }
+
+/// Every refusal in the test data names the node behind it (item 9 of
+/// issue 16): the node that fails, or the input the refusal is about.
+#[test]
+fn every_refusal_names_its_node() {
+    let files = common::case_files()
+        .into_iter()
+        .chain(common::case_files_in(&common::pytorch_cases_dir()));
+    let mut refusals = 0;
+    for path in files {
+        let out = Command::new(env!("CARGO_BIN_EXE_aotio"))
+            .args(["analyze", "--format", "json", "--why"])
+            .arg(&path)
+            .env_remove("AOTIO_LOG")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the binary runs");
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        if let Some(refusal) = report["why"].get("refusal") {
+            refusals += 1;
+            assert!(
+                refusal["node"].is_string(),
+                "{}: no node for {refusal}",
+                path.display()
+            );
+        }
+    }
+    assert!(refusals >= 12, "only {refusals} refusals found");
+}

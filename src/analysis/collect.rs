@@ -209,7 +209,10 @@ pub fn input_info(
             keep_input_mutations,
             mutation_type: MutationType::NotMutated,
         };
-        info.mutation_type = info.derive_mutation_type().map_err(AnalysisError::Torch)?;
+        let p = out.len();
+        info.mutation_type = info
+            .derive_mutation_type()
+            .map_err(|e| AnalysisError::Torch(e.at_input(p)))?;
         out.push(info);
     }
     Ok(out)
@@ -332,6 +335,7 @@ pub fn output_info(
                 "a view created in no_grad mode was returned after its base was modified inplace \
                  with grad mode enabled",
             )
+            .at_node(obj.last_use)
             .into());
         }
         *count.entry(obj.py_storage).or_default() += 1;

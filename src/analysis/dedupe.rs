@@ -141,11 +141,14 @@ pub fn remove_dupe_metadata(
     for (t, tangent) in head.iter().enumerate() {
         // PyTorch assumes the t-th tangent belongs to the t-th runtime-mutated input.
         let Some(&input) = runtime_indices.get(t) else {
+            // Caused by the dropped duplicate: the tangents no longer line up.
+            let dropped = keep_arg_mask.iter().position(|keep| !keep).unwrap_or(0);
             return Err(TorchError::new(
                 Stage::Dedupe,
                 ExceptionType::IndexError,
                 "list index out of range",
-            ));
+            )
+            .at_input(dropped));
         };
         if keep_arg_mask.get(input).copied().unwrap_or(false) {
             traced_tangents.push(tangent.clone());

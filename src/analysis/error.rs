@@ -61,6 +61,12 @@ pub struct TorchError {
     /// aotio's evidence for reports, not part of PyTorch's error.
     #[serde(skip)]
     pub node: Option<usize>,
+    /// The input the refusal is about where no single node causes it: its
+    /// position among the placeholders, or among the deduplicated inputs
+    /// for the stages that run after dedupe (merging view inputs and
+    /// synthetic-base metadata).
+    #[serde(skip)]
+    pub input: Option<usize>,
 }
 
 impl TorchError {
@@ -71,12 +77,19 @@ impl TorchError {
             kind,
             message: message.into(),
             node: None,
+            input: None,
         }
     }
 
     /// The same refusal, caused by node `node` (graph position).
     pub fn at_node(mut self, node: usize) -> Self {
         self.node = Some(node);
+        self
+    }
+
+    /// The same refusal, about input `input` (see [`TorchError::input`]).
+    pub fn at_input(mut self, input: usize) -> Self {
+        self.input = Some(input);
         self
     }
 }

@@ -232,7 +232,8 @@ pub fn merge_view_inputs(
                         "aot_autograd() does not yet handle non-differentiable view input mutations. \
                          input {a} and input {b} share storage but are not differentiable views of each other."
                     ),
-                ));
+                )
+                .at_input(b));
             }
             if !same_dtype_views(v1, v2) {
                 return Err(refusal(
@@ -241,7 +242,8 @@ pub fn merge_view_inputs(
                         "aot_autograd() does not yet handle input mutations on views with different dtypes \
                          (inputs {a} and {b})."
                     ),
-                ));
+                )
+                .at_input(b));
             }
         }
         bases.push(base_for(&group, &tensor)?);
@@ -289,7 +291,8 @@ fn base_for<'a>(
             return Err(refusal(
                 ExceptionType::AssertionError,
                 "a merged group holds a non-tensor".into(),
-            ));
+            )
+            .at_input(first));
         };
         // A storage-wide 1-D base; PyTorch cannot build one over a symbolic storage (§5 item 27).
         let nbytes = t.storage_nbytes.as_int().ok_or_else(|| {
@@ -300,6 +303,7 @@ fn base_for<'a>(
                     t.storage_nbytes
                 ),
             )
+            .at_input(first)
         })?;
         let size = itemsize(&t.spec.dtype)
             .and_then(|e| i64::try_from(e).ok())
@@ -310,6 +314,7 @@ fn base_for<'a>(
                     ExceptionType::RuntimeError,
                     format!("unknown element size of dtype {}", t.spec.dtype),
                 )
+                .at_input(first)
             })?;
         return Ok(InnerArg::Base {
             spec: TensorSpec {
@@ -322,11 +327,12 @@ fn base_for<'a>(
             desc: format!("__make_synthetic_base(args[{first}])"),
         });
     };
-    if with_base.iter().any(|(_, b)| b.identity != base.identity) {
+    if let Some(&(other, _)) = with_base.iter().find(|(_, b)| b.identity != base.identity) {
         return Err(refusal(
             ExceptionType::AssertionError,
             "aliased inputs that are views have distinct _base tensors".into(),
-        ));
+        )
+        .at_input(other));
     }
     for &i in group {
         if let Some(t) = tensor(i) {
@@ -334,7 +340,8 @@ fn base_for<'a>(
                 return Err(refusal(
                     ExceptionType::AssertionError,
                     format!("input {i} aliases the others but is neither a view nor their _base"),
-                ));
+                )
+                .at_input(i));
             }
         }
     }
@@ -398,10 +405,12 @@ pub fn create_synthetic_base_metadata(
         };
         let any = |f: fn(&InputAliasInfo) -> bool| members.iter().any(|i| f(i));
         let all = |f: fn(&InputAliasInfo) -> bool| members.iter().all(|i| f(i));
+        let outer = outer_of(q).first().copied().unwrap_or(0);
         if any(|i| i.is_leaf) != all(|i| i.is_leaf) {
-            return Err(assertion(
-                "a synthetic base would mix leaf and non-leaf inputs".into(),
-            ));
+            return Err(
+                assertion("a synthetic base would mix leaf and non-leaf inputs".into())
+                    .at_input(outer),
+            );
         }
         let merged = members.len() > 1;
         let mut info = InputAliasInfo {
@@ -419,7 +428,7 @@ pub fn create_synthetic_base_metadata(
             keep_input_mutations: m.keep_input_mutations,
             mutation_type: MutationType::NotMutated,
         };
-        info.mutation_type = info.derive_mutation_type()?;
+        info.mutation_type = info.derive_mutation_type().map_err(|e| e.at_input(outer))?;
         input_info.push(info);
     }
 

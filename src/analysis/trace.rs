@@ -477,6 +477,7 @@ impl<'a> Tracer<'a> {
                             node.name
                         ),
                     )
+                    .at_node(i)
                     .into());
                 }
                 if let Some(o) = self.out.objects.get_mut(w) {
@@ -621,6 +622,7 @@ impl<'a> Tracer<'a> {
                         node.name
                     ),
                 )
+                .at_node(i)
                 .into());
             }
             fs.mutations = fs.mutations.saturating_add(1);

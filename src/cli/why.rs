@@ -189,7 +189,19 @@ pub fn why(report: &Report, mode: OverlapMode) -> Why {
         synthetic_bases: Vec::new(),
         refusal: super::render::refusal_error(report).map(|e| RefusalWhy {
             stage: e.stage.as_str(),
-            node: e.node.map(node),
+            // The node that causes it, or else the input it is about
+            // (a placeholder is a node too).
+            node: e.node.map(node).or_else(|| {
+                let p = e.input?;
+                let position = match e.stage {
+                    aotio::analysis::Stage::MergeViewInputs
+                    | aotio::analysis::Stage::SyntheticBaseMetadata => {
+                        *kept(report, report.graph.inputs.len()).get(p)?
+                    }
+                    _ => p,
+                };
+                Some(report.graph.inputs.get(position)?.name.to_string())
+            }),
         }),
     };
     if let (Some(trace), Some(meta)) = (&report.graph.trace, meta) {

@@ -593,12 +593,13 @@ fn check_duplicates(
 fn export_input_info(collected: &[&InputAliasInfo]) -> Result<Vec<InputAliasInfo>, TorchError> {
     collected
         .iter()
-        .map(|&info| {
+        .enumerate()
+        .map(|(p, &info)| {
             let mut info = InputAliasInfo {
                 keep_input_mutations: false,
                 ..info.clone()
             };
-            info.mutation_type = info.derive_mutation_type()?;
+            info.mutation_type = info.derive_mutation_type().map_err(|e| e.at_input(p))?;
             Ok(info)
         })
         .collect()
