@@ -14,7 +14,7 @@ use aotio::overlap::witness::witness;
 use aotio::overlap::{compute_overlap, StridedView};
 use aotio::session::{Report, Stage};
 
-/// Witnesses are enumerated only for views of at most this many elements.
+/// Witnesses need one view of the pair to have at most this many elements.
 pub const WITNESS_BUDGET: usize = 1 << 16;
 /// Pairs are listed for groups of at most this many members.
 const MAX_LISTED_MEMBERS: usize = 64;

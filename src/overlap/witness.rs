@@ -1,10 +1,17 @@
 //! One element two views both touch: the evidence behind an "overlaps"
-//! verdict, for reports. Found by enumeration, so only for views of at most
-//! `budget` elements each; larger views get no witness (the verdict stands).
+//! verdict, for reports. Found by enumeration when both views have at most
+//! `budget` elements; when only one does, its elements are asked one by one
+//! (in ascending order, at most `budget` of them) whether the other view
+//! holds them. Two larger views get no witness (the verdict stands).
 
 use std::collections::HashSet;
 
+use super::exact::shares_element_bounded;
 use super::StridedView;
+
+/// Solver steps per point asked of a large view: plenty for a point, and
+/// a bound on what one report may cost.
+const POINT_WORK_BOUND: u64 = 10_000;
 
 /// The element offsets of `v` in row-major order, or `None` when it has
 /// more than `budget` elements or its geometry is malformed (negative
@@ -50,14 +57,29 @@ fn addresses(v: &StridedView, budget: usize) -> Option<Vec<i64>> {
     }
 }
 
-/// The lowest element offset both `a` and `b` touch, when both have at most
-/// `budget` elements; `None` when they share none or are too large to list.
+/// The lowest element offset both `a` and `b` touch, when at least one of
+/// them has at most `budget` elements; `None` when they share none or both
+/// are too large to list.
 pub fn witness(a: &StridedView, b: &StridedView, budget: usize) -> Option<i64> {
-    let first: HashSet<i64> = addresses(a, budget)?.into_iter().collect();
-    addresses(b, budget)?
-        .into_iter()
-        .filter(|x| first.contains(x))
-        .min()
+    match (addresses(a, budget), addresses(b, budget)) {
+        (Some(xs), Some(ys)) => {
+            let first: HashSet<i64> = xs.into_iter().collect();
+            ys.into_iter().filter(|y| first.contains(y)).min()
+        }
+        (Some(small), None) => lowest_held_by(small, b),
+        (None, Some(small)) => lowest_held_by(small, a),
+        (None, None) => None,
+    }
+}
+
+/// The lowest of `candidates` that `view` holds, asked point by point.
+fn lowest_held_by(mut candidates: Vec<i64>, view: &StridedView) -> Option<i64> {
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.into_iter().find(|&x| {
+        let point = StridedView::new(Vec::new(), Vec::new(), x);
+        shares_element_bounded(&point, view, POINT_WORK_BOUND) == Some(true)
+    })
 }
 
 #[cfg(test)]
@@ -74,8 +96,15 @@ mod tests {
         let even = StridedView::new(vec![8], vec![2], 0);
         let odd = StridedView::new(vec![8], vec![2], 1);
         assert_eq!(witness(&even, &odd, 100), None);
-        // Too large to list, or malformed: no witness.
-        assert_eq!(witness(&rows, &column, 4), None);
+        // One view too large to list: its partner's elements are asked.
+        assert_eq!(witness(&rows, &column, 4), Some(1));
+        assert_eq!(witness(&column, &rows, 4), Some(1));
+        let big_even = StridedView::new(vec![1 << 20], vec![2], 0);
+        assert_eq!(witness(&big_even, &odd, 100), None);
+        let shifted = StridedView::new(vec![4], vec![3], 1);
+        assert_eq!(witness(&big_even, &shifted, 100), Some(4));
+        // Both too large, or malformed: no witness.
+        assert_eq!(witness(&rows, &column, 3), None);
         let bad = StridedView::new(vec![-1], vec![1], 0);
         assert_eq!(witness(&bad, &column, 100), None);
         let empty = StridedView::new(vec![0, 3], vec![3, 1], 0);
