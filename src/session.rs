@@ -94,9 +94,9 @@ pub struct Report {
 #[derive(Clone, Debug)]
 pub struct GraphFacts {
     /// Every node's name, in graph order.
-    pub node_names: Vec<Arc<str>>,
+    pub node_names: Arc<Vec<Arc<str>>>,
     /// The placeholders, in input order.
-    pub inputs: Vec<InputFacts>,
+    pub inputs: Arc<Vec<InputFacts>>,
     /// The output node's arguments, as Python prints them.
     pub output_names: Vec<String>,
     /// The graph's symbols, to evaluate sizes at their hints.
@@ -106,7 +106,7 @@ pub struct GraphFacts {
 }
 
 /// A placeholder: its name and the value it carries.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputFacts {
     /// The placeholder's name.
     pub name: Arc<str>,
@@ -116,27 +116,48 @@ pub struct InputFacts {
 
 impl GraphFacts {
     fn of(db: &Database, graph: GraphInput) -> GraphFacts {
-        let nodes = graph.nodes(db);
-        let inputs = nodes
+        GraphFacts {
+            node_names: queries::meta::node_names(db, graph).clone(),
+            inputs: input_facts(db, graph).clone(),
+            output_names: output_names(db, graph).clone(),
+            symbols: graph.symbols(db).clone(),
+            trace: queries::meta::alias_trace(db, graph).as_ref().ok().cloned(),
+        }
+    }
+}
+
+/// The placeholders' names and values.
+#[salsa::tracked(returns(ref))]
+fn input_facts(db: &dyn salsa::Database, graph: GraphInput) -> Arc<Vec<InputFacts>> {
+    let nodes = graph.nodes(db);
+    let placeholders: Vec<usize> = match queries::meta::alias_trace(db, graph) {
+        Ok(trace) => trace.input_nodes.clone(),
+        Err(_) => (0..nodes.len()).collect(),
+    };
+    Arc::new(
+        placeholders
             .iter()
+            .filter_map(|&i| nodes.get(i))
             .map(|n| (n.structure(db), n))
             .filter(|(s, _)| matches!(s.op, NodeOp::Placeholder { .. }))
             .map(|(s, n)| InputFacts {
                 name: s.name.clone(),
                 value: n.value(db).clone(),
             })
-            .collect();
-        let output_names = match nodes.last().and_then(|n| n.structure(db).args.first()) {
-            Some(Arg::List(items)) => items.iter().map(python_repr).collect(),
-            _ => Vec::new(),
-        };
-        GraphFacts {
-            node_names: nodes.iter().map(|n| n.structure(db).name.clone()).collect(),
-            inputs,
-            output_names,
-            symbols: graph.symbols(db).clone(),
-            trace: queries::meta::alias_trace(db, graph).as_ref().ok().cloned(),
-        }
+            .collect(),
+    )
+}
+
+/// The output node's arguments, as Python prints them.
+#[salsa::tracked(returns(ref))]
+fn output_names(db: &dyn salsa::Database, graph: GraphInput) -> Vec<String> {
+    match graph
+        .nodes(db)
+        .last()
+        .and_then(|n| n.structure(db).args.first())
+    {
+        Some(Arg::List(items)) => items.iter().map(python_repr).collect(),
+        _ => Vec::new(),
     }
 }
 

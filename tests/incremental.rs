@@ -83,6 +83,7 @@ fn editing_one_tensors_offset_reruns_its_storage_group_only() {
             chunk_args ×1
             graph_signatures ×1
             group_overlap ×1
+            input_facts ×1
             merge_args ×1
             overlapping_inputs ×1
             storage_groups ×1
@@ -107,6 +108,7 @@ fn editing_an_input_that_shares_no_storage_rereads_only_its_merge_arguments() {
         // ...but the report prints every argument: its chunk is read again.
         expect![[r#"
             chunk_args ×1
+            input_facts ×1
             merge_args ×1
             synthetic_bases ×1
         "#]],
@@ -169,11 +171,9 @@ fn editing_an_unrelated_op_leaves_overlap_alone() {
         |v| common::node_mut(v, "relu")["target"] = "aten.gelu.default".into(),
         // The trace came out equal, so nothing after it re-ran.
         expect![[r#"
-            alias_trace ×1
-            export_graph ×1
-            export_metadata ×1
-            input_sources ×1
-            operator_table ×1
+            names_and_links ×1
+            node_local ×1
+            operator_info ×1
         "#]],
     );
 }

@@ -1,9 +1,6 @@
 //! What each operator of a graph does to aliasing and mutation, resolved from
 //! the dump's schema (or the built-in table) and tags.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use crate::ir::Operators;
 use crate::schema::{builtin_parsed, builtin_tags, classify, OpClass, ReturnKind, Schema};
 
@@ -87,22 +84,5 @@ pub fn view_step_name(target: &str) -> String {
     match parts.next() {
         Some("default") | None => name.to_owned(),
         Some(overload) => format!("{name}_{overload}"),
-    }
-}
-
-/// The operators a graph calls, by target: how the trace reads them.
-pub trait OperatorLookup {
-    /// The operator's aliasing facts, or why it cannot be resolved.
-    fn operator(&self, target: &str) -> Result<&OpInfo, String>;
-}
-
-/// A table resolved once per graph (targets the graph does not call are unknown).
-impl OperatorLookup for HashMap<Arc<str>, Result<OpInfo, String>> {
-    fn operator(&self, target: &str) -> Result<&OpInfo, String> {
-        match self.get(target) {
-            Some(Ok(op)) => Ok(op),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("unknown operator `{target}`")),
-        }
     }
 }

@@ -104,7 +104,7 @@ pub fn inputs(report: &Report) -> Inputs {
         views: Vec::new(),
         symbolic: Vec::new(),
     };
-    for input in &report.graph.inputs {
+    for input in report.graph.inputs.iter() {
         let value = input.value.clone();
         let view = value.as_tensor().and_then(|t| {
             let g = &t.geometry;

@@ -1,18 +1,17 @@
 //! Metadata collection: the alias trace, final autograd state, per-input
 //! and per-output facts, tangents, `ViewAndMutationMeta`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::analysis::autograd::{final_autograd, FinalAutograd, RecordedAutograd};
 use crate::analysis::collect::{self, NodeFacts, Outputs, WithoutGrad};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
-use crate::analysis::trace::{trace_replayed, AliasTrace};
+use crate::analysis::signature::Call;
+use crate::analysis::trace::{calls_operator, step, trace_replayed, AliasTrace, Links, Step};
 use crate::db::{GraphInput, NodeInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Flavour, Geometry, NodeOp, NodeStructure, Symbols};
-use crate::schema::is_python_callable;
+use crate::ir::{Autograd, Flavour, Geometry, NodeStructure, Symbols};
 
 use super::{ok, QueryResult};
 
@@ -28,22 +27,71 @@ pub fn keep_input_mutations(db: &dyn salsa::Database, graph: GraphInput) -> bool
     graph.config(db).keep_input_mutations
 }
 
-/// Every operator the graph calls, resolved once.
+/// An operator called by a graph, as the graph's dump describes it.
+#[salsa::interned(debug)]
+struct OperatorKey<'db> {
+    graph: GraphInput,
+    #[returns(ref)]
+    target: Arc<str>,
+}
+
+/// One operator resolved: per target, so that a new operator in the dump
+/// re-resolves only itself.
 #[salsa::tracked(returns(ref))]
-pub fn operator_table(
+fn operator_info<'db>(
+    db: &'db dyn salsa::Database,
+    key: OperatorKey<'db>,
+) -> Result<OpInfo, String> {
+    resolve(key.target(db), key.graph(db).operators(db))
+}
+
+/// What the whole-graph passes read of one node's own structure, decided
+/// from the node and its operator alone: an edit of a node re-runs this, and
+/// a pass over all nodes only when it changed. One query for both passes,
+/// since each verified query costs about as much as a small one run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeLocal {
+    /// What the alias trace reads.
+    pub step: Step,
+    /// What `custom_ops_upstream` reads.
+    pub call: Call,
+}
+
+/// The node's [`NodeLocal`].
+#[salsa::tracked(returns(ref))]
+pub fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) -> NodeLocal {
+    let structure = node.structure(db);
+    let op = calls_operator(structure)
+        .then(|| operator_info(db, OperatorKey::new(db, graph, structure.target.clone())));
+    NodeLocal {
+        step: step(structure, op),
+        call: Call::of(structure),
+    }
+}
+
+/// Every node's name and [`Links`], from one pass over the structures
+/// (reading a field costs about as much as what is done with it here).
+#[salsa::tracked(returns(ref))]
+fn names_and_links(
     db: &dyn salsa::Database,
     graph: GraphInput,
-) -> Arc<HashMap<Arc<str>, Result<OpInfo, String>>> {
-    let operators = graph.operators(db);
-    let mut table = HashMap::new();
-    for node in graph.nodes(db) {
-        let target = &node.structure(db).target;
-        let operator = node.structure(db).op == NodeOp::CallFunction && !is_python_callable(target);
-        if operator && !table.contains_key(target) {
-            table.insert(target.clone(), resolve(target, operators));
-        }
-    }
-    Arc::new(table)
+) -> (Arc<Vec<Arc<str>>>, Arc<Links>) {
+    let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
+    let names = structures.iter().map(|s| s.name.clone()).collect();
+    (Arc::new(names), Arc::new(Links::of(&structures)))
+}
+
+/// Which node each argument names, and each node's tensor identity: a
+/// rename that keeps them re-runs nothing that reads only this.
+#[salsa::tracked(returns(ref))]
+pub fn node_links(db: &dyn salsa::Database, graph: GraphInput) -> Arc<Links> {
+    names_and_links(db, graph).1.clone()
+}
+
+/// Every node's name, in graph order.
+#[salsa::tracked(returns(ref))]
+pub fn node_names(db: &dyn salsa::Database, graph: GraphInput) -> Arc<Vec<Arc<str>>> {
+    names_and_links(db, graph).0.clone()
 }
 
 /// The functionalization model over the graph's structure (no values read).
@@ -54,15 +102,46 @@ pub fn alias_trace(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<A
     trace_in_grad_mode(db, graph, mode, mode)
 }
 
+/// The alias trace run in grad mode `grad_enabled` at entry, whatever the
+/// dump's (export traces each flavour in its own mode).
+#[salsa::tracked(returns(ref))]
+pub fn alias_trace_in_mode(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    grad_enabled: bool,
+) -> QueryResult<Arc<AliasTrace>> {
+    let recorded = grad_enabled_at_entry(db, graph);
+    if recorded == grad_enabled {
+        return ok(alias_trace(db, graph)).cloned();
+    }
+    trace_in_grad_mode(db, graph, recorded, grad_enabled)
+}
+
 fn trace_in_grad_mode(
     db: &dyn salsa::Database,
     graph: GraphInput,
     recorded: bool,
     grad_enabled: bool,
 ) -> QueryResult<Arc<AliasTrace>> {
-    let table = operator_table(db, graph);
-    let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
-    trace_replayed(&structures, &**table, recorded, grad_enabled).map(Arc::new)
+    let nodes = graph.nodes(db);
+    let steps: Vec<&Step> = nodes
+        .iter()
+        .map(|&n| &node_local(db, graph, n).step)
+        .collect();
+    // Names are read only for a message, so a rename re-runs nothing here.
+    let names = |i: usize| -> Arc<str> {
+        nodes
+            .get(i)
+            .map_or_else(|| Arc::from("?"), |n| n.structure(db).name.clone())
+    };
+    trace_replayed(
+        &steps,
+        node_links(db, graph),
+        &names,
+        recorded,
+        grad_enabled,
+    )
+    .map(Arc::new)
 }
 
 /// Metadata collection as `aot_export_module` runs it for `flavour`: in the
@@ -83,30 +162,26 @@ pub fn export_metadata(
     if mode == recorded_mode {
         return ok(fw_metadata(db, graph)).cloned();
     }
-    let trace = trace_in_grad_mode(db, graph, recorded_mode, mode)?;
+    let trace = ok(alias_trace_in_mode(db, graph, mode))?;
     let recorded = &value_facts(db, graph)[..];
     let without_grad;
     let in_mode: &dyn RecordedAutograd = if mode {
         &recorded
     } else {
-        let ids = graph
-            .nodes(db)
-            .iter()
-            .map(|n| n.structure(db).tensor_id)
-            .collect();
+        let ids = node_links(db, graph).tensor_ids.clone();
         without_grad =
             WithoutGrad::new(&recorded, ids, &trace.grad_mode_differs, &trace.input_nodes);
         &without_grad
     };
-    let autograd = final_autograd(&trace, in_mode)?;
+    let autograd = final_autograd(trace, in_mode)?;
     let kim = keep_input_mutations(db, graph);
     with_facts_recorded(db, graph, in_mode, |facts| {
-        collect::check_resizes(&trace, facts)?;
-        let inputs = collect::input_info(&trace, &autograd, facts, kim)?;
-        let outputs = collect::output_info(&trace, &autograd, &inputs, facts)?;
-        let tangents = collect::traced_tangents(&trace, &inputs, &outputs, facts);
+        collect::check_resizes(trace, facts)?;
+        let inputs = collect::input_info(trace, &autograd, facts, kim)?;
+        let outputs = collect::output_info(trace, &autograd, &inputs, facts)?;
+        let tangents = collect::traced_tangents(trace, &inputs, &outputs, facts);
         Ok(Arc::new(collect::view_and_mutation_meta(
-            &trace, inputs, &outputs, tangents, kim,
+            trace, inputs, &outputs, tangents, kim,
         )))
     })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::args::ArgReader;
 use super::dedupe::{dedupe, post_dedupe_meta};
+use super::meta::alias_trace;
 use super::{ok, QueryResult};
 use crate::analysis::storage_overlap::{
     storage_overlap_guards, Guard, OverlappingInputs, StorageGroups, SymbolicOverlap,
@@ -153,10 +154,15 @@ pub fn symbolic_overlap(
 /// value edit confirms it without visiting the nodes.
 #[salsa::tracked(returns(ref))]
 fn input_sources(db: &dyn salsa::Database, graph: GraphInput) -> Vec<Option<String>> {
-    graph
-        .nodes(db)
+    // Only the placeholders are read, so an edit of another node re-runs nothing here.
+    let nodes = graph.nodes(db);
+    let placeholders = match alias_trace(db, graph) {
+        Ok(trace) => trace.input_nodes.clone(),
+        Err(_) => (0..nodes.len()).collect(),
+    };
+    placeholders
         .iter()
-        .filter_map(|n| match &n.structure(db).op {
+        .filter_map(|&i| match &nodes.get(i)?.structure(db).op {
             NodeOp::Placeholder { source, .. } => Some(source.clone()),
             _ => None,
         })

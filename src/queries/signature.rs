@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use crate::analysis::error::{ExceptionType, Stage, TorchError};
 use crate::analysis::meta::InputAliasInfo;
-use crate::analysis::signature::{self, Collected, ExportGraph, Signatures, SyntheticBaseCheck};
+use crate::analysis::signature::{
+    self, Call, Collected, DumpNodes, ExportGraph, Signatures, SyntheticBaseCheck,
+};
 use crate::analysis::synthetic_base::merge_view_inputs;
 use crate::analysis::AnalysisError;
 use crate::db::{GraphInput, OverlapMode};
-use crate::ir::{Flavour, NodeStructure};
+use crate::ir::Flavour;
 
 use super::args::ArgReader;
-use super::meta::{alias_trace, export_metadata, value_facts};
+use super::meta::{alias_trace, export_metadata, node_links, node_local, node_names, value_facts};
 use super::overlap::GroupOverlaps;
 use super::{ok, QueryResult};
 
@@ -24,16 +26,36 @@ use super::{ok, QueryResult};
 pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<Arc<ExportGraph>> {
     let _span = tracing::debug_span!("export_graph").entered();
     let trace = ok(alias_trace(db, graph))?;
-    let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
+    let nodes = graph.nodes(db);
+    // Structures are read node by node, as asked (the placeholders and the
+    // output), so an edit of another node re-runs nothing here.
+    let structure = |i: usize| nodes.get(i).map(|n| n.structure(db));
     let (in_spec, out_spec) = graph.specs(db);
     signature::export_graph(
-        &structures,
+        DumpNodes {
+            structure: &structure,
+            names: node_names(db, graph),
+            tensor_ids: &node_links(db, graph).tensor_ids,
+        },
+        nodes.last().map(|n| n.structure(db)),
         value_facts(db, graph),
         trace,
+        custom_ops_upstream(db, graph),
         in_spec.as_ref(),
         out_spec.as_ref(),
     )
     .map(Arc::new)
+}
+
+/// Per node, the custom operator its value is computed from, if any.
+#[salsa::tracked(returns(ref))]
+fn custom_ops_upstream(db: &dyn salsa::Database, graph: GraphInput) -> Vec<Option<Arc<str>>> {
+    let calls: Vec<&Call> = graph
+        .nodes(db)
+        .iter()
+        .map(|&n| &node_local(db, graph, n).call)
+        .collect();
+    signature::custom_ops_upstream(&calls, node_links(db, graph), &&value_facts(db, graph)[..])
 }
 
 /// The export signatures of the flavours the dump asks for (`config.export`,

@@ -30,52 +30,67 @@ pub fn export_specs(
     Ok((in_spec.with_leading_args(num_params_buffers)?, out_spec))
 }
 
+/// What [`custom_ops_upstream`] reads of a node's own call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// Not a `call_function` node.
+    NotACall,
+    /// A call of an `aten` operator or a Python callable.
+    Builtin,
+    /// A custom operator (neither from `aten` nor a Python callable), by target.
+    Custom(Arc<str>),
+}
+
+impl Call {
+    /// What `node` calls.
+    pub fn of(node: &NodeStructure) -> Call {
+        if node.op != NodeOp::CallFunction {
+            Call::NotACall
+        } else if !is_python_callable(&node.target) && !node.target.starts_with("aten.") {
+            Call::Custom(node.target.clone())
+        } else {
+            Call::Builtin
+        }
+    }
+}
+
+/// What export reads of the nodes themselves: every node's name and
+/// tensor identity, and the structures of the placeholders and the output,
+/// read only when asked (so that an edit of another node is not read).
+#[derive(Clone, Copy)]
+pub struct DumpNodes<'a> {
+    /// A node's structure, by position.
+    pub structure: &'a dyn Fn(usize) -> Option<&'a NodeStructure>,
+    /// Every node's name.
+    pub names: &'a [Arc<str>],
+    /// Every node's tensor identity.
+    pub tensor_ids: &'a [Option<u64>],
+}
+
 /// Per node: the custom operator (one neither from `aten` nor a Python
 /// callable) whose grad-requiring result the node's value is computed from,
 /// through arguments (an in-place write makes the written object's later
 /// uses depend on what was written). A node's recorded autograd facts are `None` for a
 /// node whose value is not a single tensor (a list picked by `getitem`).
+/// `calls` are the nodes' [`Call`]s, `links` their arguments.
 pub fn custom_ops_upstream(
-    nodes: &[&NodeStructure],
+    calls: &[&Call],
+    links: &Links,
     recorded: &dyn RecordedAutograd,
 ) -> Vec<Option<Arc<str>>> {
     let requires_grad = |i: usize| recorded.recorded_autograd(i).map(|a| a.requires_grad);
-    let index: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (&*n.name, i))
-        .collect();
-    let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(nodes.len());
-    for (i, node) in nodes.iter().enumerate() {
-        let mut found = None;
-        if node.op == NodeOp::CallFunction && requires_grad(i) != Some(false) {
-            let custom = !is_python_callable(&node.target) && !node.target.starts_with("aten.");
-            if custom {
-                found = Some(node.target.clone());
-            } else {
-                let mut stack: Vec<&Arg> = node
-                    .args
-                    .iter()
-                    .chain(node.kwargs.iter().map(|(_, a)| a))
-                    .collect();
-                while let Some(arg) = stack.pop() {
-                    match arg {
-                        Arg::Node(name) => {
-                            let upstream = index
-                                .get(&**name)
-                                .filter(|&&j| j < i)
-                                .and_then(|&j| out.get(j).cloned().flatten());
-                            if upstream.is_some() {
-                                found = upstream;
-                                break;
-                            }
-                        }
-                        Arg::List(items) => stack.extend(items.iter()),
-                        _ => {}
-                    }
-                }
-            }
-        }
+    let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(calls.len());
+    for (i, call) in calls.iter().enumerate() {
+        let found = match call {
+            Call::NotACall => None,
+            _ if requires_grad(i) == Some(false) => None,
+            Call::Custom(target) => Some(target.clone()),
+            // The last argument first: the first custom operator found that way wins.
+            Call::Builtin => links.refs(i).rev().find_map(|r| match r {
+                Ref::Node(j) if (j as usize) < i => out.get(j as usize).cloned().flatten(),
+                _ => None,
+            }),
+        };
         out.push(found);
     }
     out
@@ -84,10 +99,12 @@ pub fn custom_ops_upstream(
 /// What export reads of the graph besides its metadata ([`ExportGraph`]),
 /// from the nodes' structures and value facts (in graph order), the alias
 /// trace and the dump's pytree specs.
-pub fn export_graph(
-    nodes: &[&NodeStructure],
+pub fn export_graph<'a>(
+    nodes: DumpNodes<'a>,
+    output: Option<&'a NodeStructure>,
     facts: &[ValueFacts],
     trace: &AliasTrace,
+    custom_ops: &[Option<Arc<str>>],
     in_spec: Option<&TreeSpec>,
     out_spec: Option<&TreeSpec>,
 ) -> Result<ExportGraph, AnalysisError> {
@@ -105,8 +122,7 @@ pub fn export_graph(
         .map(|(p, &n)| export_input(nodes, facts, trace, p, n, &last_write))
         .collect::<Result<Vec<_>, _>>()?;
     check_input_order(&inputs)?;
-    let custom_ops = custom_ops_upstream(nodes, &facts);
-    let outputs = export_outputs(nodes, facts, trace, &custom_ops);
+    let outputs = export_outputs(nodes, output, facts, trace, custom_ops);
     let count = |f: fn(InputKind) -> bool| inputs.iter().filter(|i| f(i.kind)).count();
     let (in_spec, out_spec) = export_specs(
         in_spec,
@@ -126,14 +142,14 @@ pub fn export_graph(
 
 /// Placeholder `p`, node `n`, as export reads it.
 pub(super) fn export_input(
-    nodes: &[&NodeStructure],
+    nodes: DumpNodes<'_>,
     facts: &[ValueFacts],
     trace: &AliasTrace,
     p: usize,
     n: usize,
     last_write: &HashMap<usize, usize>,
 ) -> Result<ExportInput, AnalysisError> {
-    let (Some(structure), Some(facts_of)) = (nodes.get(n), facts.get(n)) else {
+    let (Some(structure), Some(facts_of)) = ((nodes.structure)(n), facts.get(n)) else {
         return Err(AnalysisError::Invalid(Diagnostic::at(
             None,
             "nodes",
@@ -162,14 +178,13 @@ pub(super) fn export_input(
     // The last write to the input's memory names its updated value.
     let update_hint = functional_storage
         .and_then(|fs| last_write.get(&fs))
-        .and_then(|&w| nodes.get(w))
-        .map(|w| w.name.clone());
+        .and_then(|&w| nodes.names.get(w))
+        .cloned();
     let resized = structure.tensor_id.is_some()
-        && trace.resizes.iter().any(|r| {
-            nodes
-                .get(r.node)
-                .is_some_and(|rn| rn.tensor_id == structure.tensor_id)
-        });
+        && trace
+            .resizes
+            .iter()
+            .any(|r| nodes.tensor_ids.get(r.node) == Some(&structure.tensor_id));
     Ok(ExportInput {
         name: structure.name.clone(),
         kind: *kind,
@@ -208,20 +223,22 @@ pub(super) fn check_input_order(inputs: &[ExportInput]) -> Result<(), AnalysisEr
 }
 
 /// What each output is in the functional graph.
-pub(super) fn export_outputs(
-    nodes: &[&NodeStructure],
+pub(super) fn export_outputs<'a>(
+    nodes: DumpNodes<'a>,
+    output: Option<&'a NodeStructure>,
     facts: &[ValueFacts],
     trace: &AliasTrace,
     custom_ops: &[Option<Arc<str>>],
 ) -> Vec<ExportOutput> {
-    let literals: &[Arg] = match nodes.last().and_then(|n| n.args.first()) {
+    let literals: &[Arg] = match output.and_then(|n| n.args.first()) {
         Some(Arg::List(items)) => items,
         _ => &[],
     };
     let name_of = |n: usize| {
         nodes
+            .names
             .get(n)
-            .map_or_else(|| Arc::from("out"), |n| n.name.clone())
+            .map_or_else(|| Arc::from("out"), Arc::clone)
     };
     trace
         .outputs

@@ -30,7 +30,7 @@ use super::error::AnalysisError;
 use super::error::{ExceptionType, TorchError};
 use super::facts::ValueFacts;
 use super::meta::{InputAliasInfo, MutationType, OutputAliasInfo, Tangent};
-use super::trace::{AliasTrace, OutputSlot};
+use super::trace::{AliasTrace, Links, OutputSlot, Ref};
 use crate::ir::pytree::{SpecError, TreeSpec};
 use crate::ir::{Arg, Diagnostic, InputKind, NodeOp, NodeStructure, Value, F64};
 use crate::schema::is_python_callable;
@@ -648,7 +648,7 @@ mod graph_signature;
 mod tests;
 mod torch_export;
 
-pub use dump::{custom_ops_upstream, export_graph, export_specs};
+pub use dump::{custom_ops_upstream, export_graph, export_specs, Call, DumpNodes};
 use functional::*;
 use graph_signature::*;
 pub use torch_export::{

@@ -611,7 +611,9 @@ fn custom_operators_upstream_of_grad_requiring_values() {
             })
         }
     }
-    let got = custom_ops_upstream(&refs, &AllButPlain);
+    let calls: Vec<Call> = refs.iter().map(|n| Call::of(n)).collect();
+    let calls: Vec<&Call> = calls.iter().collect();
+    let got = custom_ops_upstream(&calls, &Links::of(&refs), &AllButPlain);
     let double = Some(Arc::<str>::from("mylib.double.default"));
     assert_eq!(
         got,

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
+mod step;
+
+pub use step::{calls_operator, step, Bound, Field, Links, OperatorStep, OutputItem, Ref, Step};
+
 use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
-use super::ops::{OpInfo, OperatorLookup};
-use crate::ir::{Arg, NodeOp, NodeStructure};
-use crate::schema::{is_python_callable, OpClass, ReturnKind};
+use crate::schema::{OpClass, ReturnKind};
 
 /// The target of a grad-mode switch node (format §9).
 pub const GRAD_MODE_SWITCH: &str = "torch._C._set_grad_enabled";
@@ -175,9 +177,9 @@ enum Element {
 }
 
 struct Tracer<'a> {
-    nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn OperatorLookup,
-    index_of: FastMap<&'a str, usize>,
+    steps: &'a [&'a Step],
+    links: &'a Links,
+    names: &'a dyn Fn(usize) -> Arc<str>,
     produced: Vec<Produced>,
     by_id: FastMap<u64, ObjectIdx>,
     grad_enabled: bool,
@@ -189,13 +191,16 @@ struct Tracer<'a> {
     out: AliasTrace,
 }
 
-/// Runs the functionalization model over `nodes` (a checked graph's structures, in order).
-pub fn trace<'a>(
-    nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn OperatorLookup,
+/// Runs the functionalization model over a graph's [`Step`]s and
+/// [`Links`], in grad mode `grad_enabled` at entry. `names` gives a node's
+/// name, for messages only.
+pub fn trace(
+    steps: &[&Step],
+    links: &Links,
+    names: &dyn Fn(usize) -> Arc<str>,
     grad_enabled: bool,
 ) -> Result<AliasTrace, AnalysisError> {
-    trace_replayed(nodes, ops, grad_enabled, grad_enabled)
+    trace_replayed(steps, links, names, grad_enabled, grad_enabled)
 }
 
 /// [`trace`] of a dump traced with grad mode `recorded` at entry, run with
@@ -203,22 +208,19 @@ pub fn trace<'a>(
 /// mode). A grad-mode switch records a literal mode, but a `with` block's
 /// exit restores whatever mode was in effect: a switch back to the mode
 /// before the innermost open block is read as that block's exit.
-pub fn trace_replayed<'a>(
-    nodes: &'a [&'a NodeStructure],
-    ops: &'a dyn OperatorLookup,
+pub fn trace_replayed(
+    steps: &[&Step],
+    links: &Links,
+    names: &dyn Fn(usize) -> Arc<str>,
     recorded: bool,
     grad_enabled: bool,
 ) -> Result<AliasTrace, AnalysisError> {
     let replaying = recorded != grad_enabled;
     let mut t = Tracer {
-        nodes,
-        ops,
-        index_of: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (&*n.name, i))
-            .collect(),
-        produced: Vec::with_capacity(nodes.len()),
+        steps,
+        links,
+        names,
+        produced: Vec::with_capacity(steps.len()),
         by_id: FastMap::default(),
         grad_enabled,
         recorded_grad_enabled: recorded,
@@ -237,8 +239,8 @@ pub fn trace_replayed<'a>(
             grad_mode_differs: Vec::new(),
         },
     };
-    for (i, node) in nodes.iter().enumerate() {
-        let produced = t.node(i, node)?;
+    for (i, step) in steps.iter().enumerate() {
+        let produced = t.node(i, step)?;
         t.produced.push(produced);
         if replaying {
             let differs = t.grad_enabled != t.recorded_grad_enabled;
@@ -250,10 +252,10 @@ pub fn trace_replayed<'a>(
 }
 
 impl<'a> Tracer<'a> {
-    fn node(&mut self, i: usize, node: &'a NodeStructure) -> Result<Produced, AnalysisError> {
-        match &node.op {
-            NodeOp::Placeholder { .. } => {
-                let obj = node.tensor_id.map(|id| {
+    fn node(&mut self, i: usize, step: &'a Step) -> Result<Produced, AnalysisError> {
+        match step {
+            Step::Placeholder => {
+                let obj = self.tensor_id(i).map(|id| {
                     // The same object passed twice is wrapped once.
                     self.object_for(i, id, |this| this.fresh_object(i, id, true))
                 });
@@ -261,83 +263,49 @@ impl<'a> Tracer<'a> {
                 self.out.input_nodes.push(i);
                 Ok(obj.map_or(Produced::Other, Produced::Object))
             }
-            NodeOp::Output => {
-                if let Some(Arg::List(items)) = node.args.first() {
-                    for (k, item) in items.iter().enumerate() {
-                        let slot = self.output_slot(node, k, item)?;
-                        // Collection reads each returned tensor's `grad_fn`: a use.
-                        if let OutputSlot::Tensor(o) = slot {
-                            if let Some(obj) = self.out.objects.get_mut(o) {
-                                obj.last_use = i;
+            Step::Output(items) => {
+                for (k, item) in items.iter().enumerate() {
+                    let slot = match item {
+                        OutputItem::Ref(r) => {
+                            let j = self.lookup(i, &format!("args[0][{k}]"), *r)?;
+                            match self.produced.get(j) {
+                                Some(Produced::Object(o)) => OutputSlot::Tensor(*o),
+                                _ => OutputSlot::Node(j),
                             }
                         }
-                        self.out.outputs.push(slot);
+                        OutputItem::Literal(kind) => OutputSlot::Literal(kind),
+                    };
+                    // Collection reads each returned tensor's `grad_fn`: a use.
+                    if let OutputSlot::Tensor(o) = slot {
+                        if let Some(obj) = self.out.objects.get_mut(o) {
+                            obj.last_use = i;
+                        }
                     }
+                    self.out.outputs.push(slot);
                 }
                 Ok(Produced::Other)
             }
-            NodeOp::GetAttr => Ok(self.fresh_result(i, node)),
-            NodeOp::CallFunction => self.call(i, node),
-        }
-    }
-
-    fn output_slot(
-        &self,
-        node: &NodeStructure,
-        k: usize,
-        item: &Arg,
-    ) -> Result<OutputSlot, AnalysisError> {
-        Ok(match item {
-            Arg::Node(name) => {
-                let j = self.lookup(node, &format!("args[0][{k}]"), name)?;
-                match self.produced.get(j) {
-                    Some(Produced::Object(o)) => OutputSlot::Tensor(*o),
-                    _ => OutputSlot::Node(j),
-                }
-            }
-            Arg::Int(_) => OutputSlot::Literal("int"),
-            Arg::Float(_) => OutputSlot::Literal("float"),
-            Arg::Bool(_) => OutputSlot::Literal("bool"),
-            Arg::None => OutputSlot::Literal("NoneType"),
-            Arg::Str(_) => OutputSlot::Literal("str"),
-            Arg::List(_) => OutputSlot::Literal("list"),
-            Arg::Tagged(tag, _) => OutputSlot::Literal(match tag.as_str() {
-                "dtype" => "torch.dtype",
-                "device" => "torch.device",
-                "layout" => "torch.layout",
-                _ => "torch.memory_format",
-            }),
-        })
-    }
-
-    fn call(&mut self, i: usize, node: &'a NodeStructure) -> Result<Produced, AnalysisError> {
-        match &*node.target {
-            GRAD_MODE_SWITCH => {
-                match node.args.first() {
-                    Some(Arg::Bool(b)) => self.switch_grad_mode(*b),
-                    _ => {
-                        return Err(AnalysisError::invalid(
-                            &node.name,
-                            "args[0]",
-                            "_set_grad_enabled takes one bool",
-                        ))
-                    }
-                }
+            Step::Fresh => Ok(self.fresh_result(i)),
+            Step::GradMode(to) => {
+                self.switch_grad_mode(*to);
                 Ok(Produced::Other)
             }
-            "_operator.getitem" => self.getitem(i, node),
-            // SymInt arithmetic and other Python callables: a tensor they return is fresh.
-            target if is_python_callable(target) => Ok(self.fresh_result(i, node)),
-            // ATen and custom (`torch.library`) operators alike: read from the schema,
-            // as functionalization reads them.
-            target => {
-                let op = self
-                    .ops
-                    .operator(target)
-                    .map_err(|e| AnalysisError::invalid(&node.name, "target", e))?;
-                self.operator(i, node, op)
-            }
+            Step::GetItem(k) => self.getitem(i, *k),
+            Step::Operator(op) => self.operator(i, op),
+            Step::Invalid { field, message } => Err(AnalysisError::invalid(
+                &self.name(i),
+                field.as_str(),
+                message.as_str(),
+            )),
         }
+    }
+
+    fn name(&self, i: usize) -> Arc<str> {
+        (self.names)(i)
+    }
+
+    fn tensor_id(&self, i: usize) -> Option<u64> {
+        self.links.tensor_ids.get(i).copied().flatten()
     }
 
     fn switch_grad_mode(&mut self, to: bool) {
@@ -355,31 +323,28 @@ impl<'a> Tracer<'a> {
         self.recorded_grad_enabled = to;
     }
 
-    fn getitem(&mut self, i: usize, node: &NodeStructure) -> Result<Produced, AnalysisError> {
-        let (Some(Arg::Node(src)), Some(Arg::Int(k))) = (node.args.first(), node.args.get(1))
-        else {
-            return Ok(self.fresh_result(i, node));
-        };
-        let j = self.lookup(node, "args[0]", src)?;
+    fn getitem(&mut self, i: usize, k: i64) -> Result<Produced, AnalysisError> {
+        let j = self.lookup(i, "args[0]", 0)?;
         let element = match self.produced.get(j) {
-            Some(Produced::List(items)) => usize::try_from(*k)
+            Some(Produced::List(items)) => usize::try_from(k)
                 .ok()
                 .and_then(|k| items.get(k).copied())
                 .unwrap_or(Element::Fresh),
             Some(Produced::UniformList(e)) => *e,
             _ => Element::Fresh,
         };
-        let Some(id) = node.tensor_id else {
+        let Some(id) = self.tensor_id(i) else {
             return Ok(Produced::Other);
         };
         let obj = match element {
             Element::Fresh => self.object_for(i, id, |this| this.fresh_object(i, id, false)),
             Element::ViewOf(arg, multi) => {
-                let step = self
-                    .nodes
-                    .get(j)
-                    .map(|n| step_name(&n.target))
-                    .unwrap_or_default();
+                // The list's elements are views recorded under the listing operator's name.
+                let step = match self.steps.get(j) {
+                    Some(Step::Operator(op)) => op.view_step.clone(),
+                    _ => None,
+                }
+                .unwrap_or_else(|| Arc::from(""));
                 self.object_for(i, id, |this| {
                     this.view_object(i, id, arg, multi, false, step)
                 })
@@ -389,43 +354,58 @@ impl<'a> Tracer<'a> {
         Ok(Produced::Object(obj))
     }
 
-    fn operator(
-        &mut self,
+    /// The objects held by the argument bound to parameter `p`, if any.
+    fn param_objects(
+        &self,
         i: usize,
-        node: &'a NodeStructure,
-        op: &OpInfo,
-    ) -> Result<Produced, AnalysisError> {
-        let bound = bind(node, op);
-        for (field, arg) in bound.iter().flatten() {
-            for o in self.objects_in(node, &field.to_string(), arg)? {
+        op: &OperatorStep,
+        p: usize,
+    ) -> Result<Vec<ObjectIdx>, AnalysisError> {
+        match op.params.get(p).and_then(Option::as_ref) {
+            Some(bound) => self.objects_in(i, bound),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The one object bound to parameter `p`.
+    fn single(
+        &self,
+        i: usize,
+        op: &OperatorStep,
+        p: usize,
+        what: &str,
+    ) -> Result<ObjectIdx, AnalysisError> {
+        match self.param_objects(i, op, p)?.as_slice() {
+            [o] => Ok(*o),
+            _ => {
+                let field = op
+                    .params
+                    .get(p)
+                    .and_then(Option::as_ref)
+                    .map_or_else(|| format!("args[{p}]"), |b| b.field.to_string());
+                Err(AnalysisError::invalid(
+                    &self.name(i),
+                    field,
+                    format!("{what} must be a single tensor node"),
+                ))
+            }
+        }
+    }
+
+    fn view_step(op: &OperatorStep) -> Arc<str> {
+        op.view_step.clone().unwrap_or_else(|| Arc::from(""))
+    }
+
+    fn operator(&mut self, i: usize, op: &'a OperatorStep) -> Result<Produced, AnalysisError> {
+        for bound in op.params.iter().flatten() {
+            for o in self.objects_in(i, bound)? {
                 if let Some(obj) = self.out.objects.get_mut(o) {
                     obj.last_use = i;
                 }
             }
         }
-        let tensors_of = |this: &Self, p: usize| -> Result<Vec<ObjectIdx>, AnalysisError> {
-            match bound.get(p).copied().flatten() {
-                Some((field, arg)) => this.objects_in(node, &field.to_string(), arg),
-                None => Ok(Vec::new()),
-            }
-        };
-        let single = |this: &Self, p: usize, what: &str| -> Result<ObjectIdx, AnalysisError> {
-            let field = bound
-                .get(p)
-                .copied()
-                .flatten()
-                .map_or_else(|| format!("args[{p}]"), |(f, _)| f.to_string());
-            match tensors_of(this, p)?.as_slice() {
-                [o] => Ok(*o),
-                _ => Err(AnalysisError::invalid(
-                    &node.name,
-                    field,
-                    format!("{what} must be a single tensor node"),
-                )),
-            }
-        };
         match op.class {
-            OpClass::Functional => Ok(self.result_from_returns(i, node, op, &bound)?),
+            OpClass::Functional => Ok(self.result_from_returns(i, op)?),
             OpClass::View { multi_output } => {
                 let viewed = op
                     .returns
@@ -435,26 +415,26 @@ impl<'a> Tracer<'a> {
                         _ => None,
                     })
                     .unwrap_or(0);
-                let arg = single(self, viewed, "the viewed argument")?;
+                let arg = self.single(i, op, viewed, "the viewed argument")?;
                 let multi = multi_output || op.returns_list;
                 if op.returns_list {
                     return Ok(Produced::UniformList(Element::ViewOf(arg, true)));
                 }
-                let Some(id) = node.tensor_id else {
+                let Some(id) = self.tensor_id(i) else {
                     return Ok(Produced::Other);
                 };
-                let step: Arc<str> = Arc::from(op.view_step.as_str());
+                let step = Self::view_step(op);
                 let detach = op.is_detach;
                 Ok(Produced::Object(self.object_for(i, id, |this| {
                     this.view_object(i, id, arg, multi, detach, step)
                 })))
             }
             OpClass::UnsafeView => {
-                let arg = single(self, 0, "self")?;
-                let Some(id) = node.tensor_id else {
+                let arg = self.single(i, op, 0, "self")?;
+                let Some(id) = self.tensor_id(i) else {
                     return Ok(Produced::Other);
                 };
-                let step: Arc<str> = Arc::from(op.view_step.as_str());
+                let step = Self::view_step(op);
                 Ok(Produced::Object(self.object_for(i, id, |this| {
                     // Shares the functional storage, but is fresh to output classification (rule 1a).
                     let obj = this.view_object(i, id, arg, false, true, step);
@@ -466,7 +446,7 @@ impl<'a> Tracer<'a> {
                 })))
             }
             OpClass::InplaceView => {
-                let w = single(self, 0, "self")?;
+                let w = self.single(i, op, 0, "self")?;
                 // VariableTypeManual's `detach_`: an autograd view cannot be detached in place.
                 if op.is_detach && self.out.objects.get(w).is_some_and(|o| o.base.is_some()) {
                     return Err(TorchError::new(
@@ -474,7 +454,7 @@ impl<'a> Tracer<'a> {
                         ExceptionType::RuntimeError,
                         format!(
                             "Can't detach views in-place. Use detach() instead. (node `{}`)",
-                            node.name
+                            self.name(i)
                         ),
                     )
                     .at_node(i)
@@ -482,22 +462,22 @@ impl<'a> Tracer<'a> {
                 }
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.metadata_flag = true;
-                    o.own_steps.push(Arc::from(op.view_step.as_str()));
+                    o.own_steps.push(Self::view_step(op));
                 }
-                Ok(self.result_is(i, node, w))
+                Ok(self.result_is(i, w))
             }
             OpClass::Resize => {
-                let w = single(self, 0, "self")?;
+                let w = self.single(i, op, 0, "self")?;
                 let before = self.out.objects.get(w).map_or(i, |o| o.last_node);
                 self.out.resizes.push(Resize { node: i, before });
                 if let Some(o) = self.out.objects.get_mut(w) {
                     o.metadata_flag = true;
                 }
-                Ok(self.result_is(i, node, w))
+                Ok(self.result_is(i, w))
             }
             OpClass::SetStorage { shallow_copy } => {
-                let w = single(self, 0, "self")?;
-                let src = tensors_of(self, 1)?.first().copied();
+                let w = self.single(i, op, 0, "self")?;
+                let src = self.param_objects(i, op, 1)?.first().copied();
                 let (fs, parent) = match src.and_then(|s| self.out.objects.get(s).map(|o| (s, o))) {
                     Some((s, o)) => (o.functional_storage, Some((s, o.own_steps.len()))),
                     None => (self.new_storage(), None),
@@ -515,24 +495,24 @@ impl<'a> Tracer<'a> {
                     o.storage_changed = true;
                     o.shallow_copy |= shallow_copy;
                 }
-                Ok(self.result_is(i, node, w))
+                Ok(self.result_is(i, w))
             }
             OpClass::DataMutation => {
-                let out_variant_inputs = if op.is_out_variant() {
+                let out_variant_inputs = if op.out_variant {
                     let mut read = Vec::new();
                     for p in (0..op.params.len()).filter(|p| !op.written.contains(p)) {
-                        read.extend(tensors_of(self, p)?);
+                        read.extend(self.param_objects(i, op, p)?);
                     }
                     Some(read)
                 } else {
                     None
                 };
                 for &p in &op.written {
-                    for obj in tensors_of(self, p)? {
-                        self.write(i, node, obj, out_variant_inputs.clone())?;
+                    for obj in self.param_objects(i, op, p)? {
+                        self.write(i, obj, out_variant_inputs.clone())?;
                     }
                 }
-                self.result_from_returns(i, node, op, &bound)
+                self.result_from_returns(i, op)
             }
         }
     }
@@ -541,30 +521,18 @@ impl<'a> Tracer<'a> {
     fn result_from_returns(
         &mut self,
         i: usize,
-        node: &NodeStructure,
-        op: &OpInfo,
-        bound: &[Option<(Field<'_>, &Arg)>],
+        op: &OperatorStep,
     ) -> Result<Produced, AnalysisError> {
         let element = |this: &Self, r: &ReturnKind| -> Result<Element, AnalysisError> {
             Ok(match r {
                 ReturnKind::Fresh => Element::Fresh,
-                ReturnKind::WrittenArgument(p) => match bound.get(*p).copied().flatten() {
-                    Some((field, arg)) => {
-                        match this.objects_in(node, &field.to_string(), arg)?.as_slice() {
-                            [o] => Element::Is(*o),
-                            _ => Element::Fresh,
-                        }
-                    }
-                    None => Element::Fresh,
+                ReturnKind::WrittenArgument(p) => match this.param_objects(i, op, *p)?.as_slice() {
+                    [o] => Element::Is(*o),
+                    _ => Element::Fresh,
                 },
-                ReturnKind::ViewOf(p) => match bound.get(*p).copied().flatten() {
-                    Some((field, arg)) => {
-                        match this.objects_in(node, &field.to_string(), arg)?.as_slice() {
-                            [o] => Element::ViewOf(*o, false),
-                            _ => Element::Fresh,
-                        }
-                    }
-                    None => Element::Fresh,
+                ReturnKind::ViewOf(p) => match this.param_objects(i, op, *p)?.as_slice() {
+                    [o] => Element::ViewOf(*o, false),
+                    _ => Element::Fresh,
                 },
             })
         };
@@ -581,13 +549,13 @@ impl<'a> Tracer<'a> {
         if elements.len() > 1 {
             return Ok(Produced::List(elements));
         }
-        let Some(id) = node.tensor_id else {
+        let Some(id) = self.tensor_id(i) else {
             return Ok(Produced::Other);
         };
         let obj = match elements.first().copied().unwrap_or(Element::Fresh) {
             Element::Is(o) => self.alias_id(i, id, o),
             Element::ViewOf(arg, multi) => {
-                let step = step_name(&node.target);
+                let step = Self::view_step(op);
                 self.object_for(i, id, |this| {
                     this.view_object(i, id, arg, multi, false, step)
                 })
@@ -600,7 +568,6 @@ impl<'a> Tracer<'a> {
     fn write(
         &mut self,
         i: usize,
-        node: &NodeStructure,
         obj: ObjectIdx,
         out_variant_inputs: Option<Vec<ObjectIdx>>,
     ) -> Result<(), AnalysisError> {
@@ -619,7 +586,7 @@ impl<'a> Tracer<'a> {
                     format!(
                         "cannot mutate tensors with frozen storage (node `{}` writes through a \
                          view taken before a `set_` of its base)",
-                        node.name
+                        (self.names)(i)
                     ),
                 )
                 .at_node(i)
@@ -640,8 +607,8 @@ impl<'a> Tracer<'a> {
     }
 
     /// The node's value is object `w` itself (in-place ops return `self`).
-    fn result_is(&mut self, i: usize, node: &NodeStructure, w: ObjectIdx) -> Produced {
-        match node.tensor_id {
+    fn result_is(&mut self, i: usize, w: ObjectIdx) -> Produced {
+        match self.tensor_id(i) {
             Some(id) => Produced::Object(self.alias_id(i, id, w)),
             None => Produced::Object(w),
         }
@@ -655,8 +622,8 @@ impl<'a> Tracer<'a> {
         obj
     }
 
-    fn fresh_result(&mut self, i: usize, node: &NodeStructure) -> Produced {
-        match node.tensor_id {
+    fn fresh_result(&mut self, i: usize) -> Produced {
+        match self.tensor_id(i) {
             Some(id) => {
                 Produced::Object(self.object_for(i, id, |this| this.fresh_object(i, id, false)))
             }
@@ -756,77 +723,35 @@ impl<'a> Tracer<'a> {
         self.out.objects.len() - 1
     }
 
-    fn lookup(
-        &self,
-        node: &NodeStructure,
-        field: &str,
-        name: &str,
-    ) -> Result<usize, AnalysisError> {
-        self.index_of.get(name).copied().ok_or_else(|| {
-            AnalysisError::invalid(&node.name, field, format!("unknown node `{name}`"))
-        })
+    /// The node that ref `r` of node `i` names.
+    fn lookup(&self, i: usize, field: &str, r: u32) -> Result<usize, AnalysisError> {
+        match self.links.get(i, r) {
+            Some(Ref::Node(j)) => Ok(j as usize),
+            Some(Ref::Unknown(name)) => Err(AnalysisError::invalid(
+                &self.name(i),
+                field,
+                format!("unknown node `{name}`"),
+            )),
+            None => Err(AnalysisError::invalid(
+                &self.name(i),
+                field,
+                "no such argument",
+            )),
+        }
     }
 
-    /// Tensor objects an argument holds (a node, or a list of nodes).
-    fn objects_in(
-        &self,
-        node: &NodeStructure,
-        field: &str,
-        arg: &Arg,
-    ) -> Result<Vec<ObjectIdx>, AnalysisError> {
+    /// Tensor objects a bound argument holds (a node, or a list of nodes).
+    fn objects_in(&self, i: usize, bound: &Bound) -> Result<Vec<ObjectIdx>, AnalysisError> {
         let mut out = Vec::new();
-        let mut stack = vec![arg];
-        while let Some(a) = stack.pop() {
-            match a {
-                Arg::Node(name) => {
-                    let j = self.lookup(node, field, name)?;
-                    if let Some(Produced::Object(o)) = self.produced.get(j) {
-                        out.push(*o);
-                    }
-                }
-                Arg::List(items) => stack.extend(items.iter().rev()),
-                _ => {}
+        for r in bound.refs.clone() {
+            let j = match self.links.get(i, r) {
+                Some(Ref::Node(j)) => j as usize,
+                _ => self.lookup(i, &bound.field.to_string(), r)?,
+            };
+            if let Some(Produced::Object(o)) = self.produced.get(j) {
+                out.push(*o);
             }
         }
         Ok(out)
     }
-}
-
-/// Where a bound argument sits in the node, for messages.
-#[derive(Clone, Copy, Debug)]
-enum Field<'n> {
-    Positional(usize),
-    Keyword(&'n str),
-}
-
-impl std::fmt::Display for Field<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Field::Positional(k) => write!(f, "args[{k}]"),
-            Field::Keyword(name) => write!(f, "kwargs.{name}"),
-        }
-    }
-}
-
-/// Binds a node's args and kwargs to the schema's parameters: `(field, arg)` per parameter.
-fn bind<'n>(node: &'n NodeStructure, op: &OpInfo) -> Vec<Option<(Field<'n>, &'n Arg)>> {
-    let mut bound: Vec<Option<(Field<'n>, &Arg)>> = vec![None; op.params.len()];
-    let positional = op.params.iter().enumerate().filter(|(_, p)| !p.kwarg_only);
-    for ((p, _), (k, arg)) in positional.zip(node.args.iter().enumerate()) {
-        if let Some(slot) = bound.get_mut(p) {
-            *slot = Some((Field::Positional(k), arg));
-        }
-    }
-    for (name, arg) in &node.kwargs {
-        if let Some(p) = op.params.iter().position(|p| &p.name == name) {
-            if let Some(slot) = bound.get_mut(p) {
-                *slot = Some((Field::Keyword(name), arg));
-            }
-        }
-    }
-    bound
-}
-
-fn step_name(target: &str) -> Arc<str> {
-    Arc::from(super::ops::view_step_name(target))
 }
