@@ -59,9 +59,10 @@ mod inputs {
         /// What the analyses read of the value besides its geometry.
         #[returns(ref)]
         pub facts: ValueFacts,
-        /// The value the node produced: shapes, strides, autograd flags.
+        /// The value the node produced: shapes, strides, autograd flags;
+        /// shared, so that a report holds the inputs' values without copies.
         #[returns(ref)]
-        pub value: Value,
+        pub value: Arc<Value>,
     }
 }
 
@@ -128,7 +129,7 @@ impl Database {
     /// A new node input, its fields at the durabilities the module explains.
     pub fn add_node(&self, node: Node) -> NodeInput {
         let (structure, val) = node.into_parts();
-        NodeInput::builder(structure, ValueFacts::of(&val), val)
+        NodeInput::builder(structure, ValueFacts::of(&val), Arc::new(val))
             .structure_durability(Durability::HIGH)
             .facts_durability(Durability::MEDIUM)
             .new(self)
@@ -145,7 +146,7 @@ impl Database {
         if *node.facts(self) != facts {
             node.set_facts(self).to(facts);
         }
-        node.set_value(self).to(value);
+        node.set_value(self).to(Arc::new(value));
     }
 
     /// Chooses PyTorch's overlap verdicts (the default) or the exact ones.
@@ -164,7 +165,7 @@ impl Database {
         if structure_differs {
             input.set_structure(self).to(node.structure().clone());
         }
-        let value_differs = *input.value(self) != *node.val();
+        let value_differs = **input.value(self) != *node.val();
         if value_differs {
             self.write_value(input, node.val().clone());
         }

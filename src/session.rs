@@ -110,8 +110,8 @@ pub struct GraphFacts {
 pub struct InputFacts {
     /// The placeholder's name.
     pub name: Arc<str>,
-    /// Its value.
-    pub value: Value,
+    /// Its value, shared with the database.
+    pub value: Arc<Value>,
 }
 
 impl GraphFacts {

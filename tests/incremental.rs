@@ -149,7 +149,7 @@ fn update_after_a_direct_edit_restores_the_dump() {
     let mut session = analysed(&base);
     let fresh = serde_json::to_value(session.report().expect("analyses")).expect("json");
     let x = session.node("x").expect("the dump has x");
-    let aotio::ir::Value::Tensor(mut meta) = x.value(session.db()).clone() else {
+    let aotio::ir::Value::Tensor(mut meta) = (**x.value(session.db())).clone() else {
         panic!("x is a tensor");
     };
     meta.autograd.requires_grad = true;

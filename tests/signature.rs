@@ -318,7 +318,7 @@ fn editing_an_intermediate_keeps_the_signatures() {
     let node = session
         .node("t")
         .expect("module_linear transposes its weight");
-    let Value::Tensor(mut meta) = node.value(session.db()).clone() else {
+    let Value::Tensor(mut meta) = (**node.value(session.db())).clone() else {
         panic!("`t` is a tensor");
     };
     meta.geometry.storage_offset = SizeExpr::int(1);

@@ -124,7 +124,7 @@ pub fn inputs(report: &Report) -> Inputs {
         });
         out.symbolic.push(symbolic);
         out.names.push(input.name.to_string());
-        out.values.push(value);
+        out.values.push((*value).clone());
         out.views.push(view);
     }
     out

@@ -168,7 +168,7 @@ impl<'db> ArgReader<'db> {
         match self.tensor(i) {
             Some(t) => MergeArg::Tensor(Box::new(t)),
             None => MergeArg::Other(match self.kept.get(i) {
-                Some(k) => k.arg.placeholder.value(self.db).clone(),
+                Some(k) => (**k.arg.placeholder.value(self.db)).clone(),
                 None => crate::ir::Value::None,
             }),
         }

@@ -23,7 +23,7 @@ pub fn text(label: &str, report: &Report, mode: OverlapMode) -> String {
     let placeholders: Vec<(&str, Value)> = graph
         .inputs
         .iter()
-        .map(|i| (&*i.name, i.value.clone()))
+        .map(|i| (&*i.name, (*i.value).clone()))
         .collect();
     let names: Vec<&str> = placeholders.iter().map(|(name, _)| *name).collect();
     let outputs = &graph.output_names;
