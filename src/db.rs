@@ -161,13 +161,23 @@ impl Database {
 
     /// Replaces what differs of one node, and says what did: (structure, value).
     pub fn set_node(&mut self, input: NodeInput, node: &Node) -> (bool, bool) {
-        let structure_differs = *input.structure(self) != *node.structure();
+        self.set_node_parts(input, node.structure(), node.val())
+    }
+
+    /// [`Database::set_node`] from a node's parts.
+    pub fn set_node_parts(
+        &mut self,
+        input: NodeInput,
+        structure: &NodeStructure,
+        value: &Value,
+    ) -> (bool, bool) {
+        let structure_differs = *input.structure(self) != *structure;
         if structure_differs {
-            input.set_structure(self).to(node.structure().clone());
+            input.set_structure(self).to(structure.clone());
         }
-        let value_differs = **input.value(self) != *node.val();
+        let value_differs = **input.value(self) != *value;
         if value_differs {
-            self.write_value(input, node.val().clone());
+            self.write_value(input, value.clone());
         }
         (structure_differs, value_differs)
     }

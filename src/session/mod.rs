@@ -1,7 +1,7 @@
 //! The library's front door: a database holding one graph, and the report
 //! of every analysis over it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use salsa::Setter;
@@ -17,6 +17,12 @@ use crate::db::{Database, GraphInput, NodeInput};
 use crate::ir::{self, Arg, Graph, LoadError, Node, NodeOp, Symbols, Value};
 use crate::queries;
 
+mod identity;
+mod matching;
+
+use identity::{Changed, Identities};
+use matching::{match_nodes, Match};
+
 /// One graph under analysis, in a database that keeps results between edits.
 pub struct Session {
     db: Database,
@@ -28,6 +34,9 @@ pub struct Session {
     /// compares versions without reading the nodes. Dropped whenever the
     /// database is handed out for direct edits, and then taken again.
     fingerprints: Option<Vec<u64>>,
+    /// The translation of each version's tensor and storage numbers into
+    /// the database's (see `identity`).
+    identities: Identities,
 }
 
 /// What [`Session::update`] changed.
@@ -215,19 +224,29 @@ impl Session {
     /// A session over `graph` in `db` (e.g. one that logs executed queries).
     pub fn with_database(db: Database, graph: Graph) -> Session {
         let fingerprints = graph.nodes.iter().map(Node::fingerprint).collect();
+        // A first version translates to itself; this records its numbers as taken.
+        let mut identities = Identities::default();
+        for node in &graph.nodes {
+            let _ = identities.translate(node);
+        }
+        let _ = identities.translate_bases(&graph.input_bases);
         let graph = db.add_graph(graph);
         Session {
             db,
             graph,
             spare: Vec::new(),
             fingerprints: Some(fingerprints),
+            identities,
         }
     }
 
     /// Brings the database in line with a new version of the graph, as a
-    /// recompilation would hand it over: nodes are matched by name, and only
-    /// the fields that differ are set (from clones of the new values), so
-    /// salsa re-runs only what they feed.
+    /// recompilation would hand it over: nodes are matched to the ones
+    /// already there (`matching`), their tensor and storage numbers are
+    /// translated into the database's (`identity`), and only the fields that
+    /// differ are set, so salsa re-runs only what they feed. An inserted,
+    /// removed or renamed node changes its own node and the nodes that name
+    /// it, not every later one.
     pub fn update(&mut self, new: &Graph) -> UpdateSummary {
         let db = &mut self.db;
         let graph = self.graph;
@@ -240,41 +259,37 @@ impl Session {
                 .map(|n| ir::fingerprint(n.structure(db), n.value(db)))
                 .collect(),
         };
-        // Most recompilations keep the order: match by position, and index
-        // the old nodes by name only once a name is not where it was.
-        let mut by_name: Option<HashMap<Arc<str>, NodeInput>> = None;
-        let mut nodes = Vec::with_capacity(new.nodes.len());
-        for (i, node) in new.nodes.iter().enumerate() {
-            let name = &node.structure().name;
-            // Compared through fingerprints taken when the nodes were built:
-            // an unchanged node costs one integer comparison.
-            let matched = match old.get(i) {
-                Some(&n) if old_prints.get(i) == Some(&node.fingerprint()) => {
-                    nodes.push(Some(n));
+        let matches = match_nodes(db, &old, &old_prints, new);
+        // A matched node keeps its tensors' and storages' numbers.
+        let mut changed = Changed::default();
+        for (node, m) in new.nodes.iter().zip(&matches) {
+            if let Match::Changed(input) = *m {
+                let old_node = (input.structure(db), &**input.value(db));
+                self.identities.pin_node(node, old_node, &mut changed);
+            }
+        }
+        let mut nodes: Vec<Option<NodeInput>> = Vec::with_capacity(new.nodes.len());
+        for (node, m) in new.nodes.iter().zip(&matches) {
+            let input = match *m {
+                // Unchanged, unless one of its numbers now translates differently.
+                Match::Same(input)
+                    if changed.is_empty() || !Identities::touches(node, &changed) =>
+                {
+                    nodes.push(Some(input));
                     continue;
                 }
-                Some(&n) if n.structure(db).name == *name => Some(n),
-                _ => by_name
-                    .get_or_insert_with(|| {
-                        old.iter()
-                            .map(|&n| (n.structure(db).name.clone(), n))
-                            .collect()
-                    })
-                    .get(name)
-                    .copied(),
-            };
-            match matched {
-                Some(input) => {
-                    let (structure, value) = db.set_node(input, node);
-                    summary.structures_changed += usize::from(structure);
-                    summary.values_changed += usize::from(value);
-                    nodes.push(Some(input));
-                }
-                None => {
+                Match::Same(input) | Match::Changed(input) => input,
+                Match::New => {
                     nodes.push(None);
                     summary.nodes_added += 1;
+                    continue;
                 }
-            }
+            };
+            let (structure, value) = self.identities.translate(node);
+            let (structure, value) = db.set_node_parts(input, &structure, &value);
+            summary.structures_changed += usize::from(structure);
+            summary.values_changed += usize::from(value);
+            nodes.push(Some(input));
         }
         summary.nodes_removed = old.len() + summary.nodes_added - nodes.len();
         // Salsa inputs live as long as the database: a removed node's input
@@ -291,12 +306,13 @@ impl Session {
                 if let Some(input) = input {
                     return input;
                 }
+                let (structure, value) = self.identities.translate(node);
                 match self.spare.pop() {
                     Some(spare) => {
-                        db.set_node(spare, node);
+                        db.set_node_parts(spare, &structure, &value);
                         spare
                     }
-                    None => db.add_node(node.clone()),
+                    None => db.add_node(Node::new(structure.into_owned(), value.into_owned())),
                 }
             })
             .collect();
@@ -316,9 +332,11 @@ impl Session {
         update_field!(config, set_config, new.config);
         update_field!(symbols, set_symbols, new.symbols);
         update_field!(operators, set_operators, new.operators);
-        update_field!(input_bases, set_input_bases, new.input_bases);
+        let input_bases = self.identities.translate_bases(&new.input_bases);
+        update_field!(input_bases, set_input_bases, input_bases);
         let specs = (new.in_spec.clone(), new.out_spec.clone());
         update_field!(specs, set_specs, specs);
+        self.identities.prune(new);
         summary
     }
 
@@ -332,7 +350,9 @@ impl Session {
         &self.db
     }
 
-    /// The database, for direct edits of its inputs.
+    /// The database, for direct edits of its inputs. Its tensor and
+    /// storage numbers are the session's own: those of the first version,
+    /// and for a tensor first seen later a number no other one has.
     pub fn db_mut(&mut self) -> &mut Database {
         self.fingerprints = None;
         &mut self.db
@@ -351,6 +371,25 @@ impl Session {
             .iter()
             .copied()
             .find(|n| &*n.structure(db).name == name)
+    }
+
+    /// What printing a report needs, with the inputs' storages numbered
+    /// as the latest version numbers them.
+    fn graph_facts(&self) -> Arc<GraphFacts> {
+        let mut facts = GraphFacts::of(&self.db, self.graph);
+        let raw: Vec<Option<Value>> = facts
+            .inputs
+            .iter()
+            .map(|i| self.identities.raw_value(&i.value))
+            .collect();
+        if raw.iter().any(Option::is_some) {
+            let inputs = facts.inputs.iter().zip(raw).map(|(i, raw)| InputFacts {
+                name: i.name.clone(),
+                value: raw.map_or_else(|| i.value.clone(), Arc::new),
+            });
+            facts.inputs = Arc::new(inputs.collect());
+        }
+        Arc::new(facts)
     }
 
     /// The collected `ViewAndMutationMeta`.
@@ -380,7 +419,7 @@ impl Session {
                     aot_guards: None,
                     error: Some(e.clone()),
                     graph_signature,
-                    graph: Arc::new(GraphFacts::of(&self.db, self.graph)),
+                    graph: self.graph_facts(),
                 })
             }
             Err(e) => return Err(e.clone()),
@@ -411,7 +450,7 @@ impl Session {
             aot_guards,
             error: None,
             graph_signature,
-            graph: Arc::new(GraphFacts::of(db, self.graph)),
+            graph: self.graph_facts(),
         })
     }
 }
