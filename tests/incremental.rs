@@ -85,6 +85,7 @@ fn editing_one_tensors_offset_reruns_its_storage_group_only() {
             graph_signatures ×1
             group_overlap ×1
             input_facts ×1
+            input_facts_chunk ×1
             merge_args ×1
             overlapping_inputs ×1
             storage_groups ×1
@@ -110,6 +111,7 @@ fn editing_an_input_that_shares_no_storage_rereads_only_its_merge_arguments() {
         expect![[r#"
             chunk_args ×1
             input_facts ×1
+            input_facts_chunk ×1
             merge_args ×1
             synthetic_bases ×1
         "#]],
@@ -219,7 +221,11 @@ fn check_structural(kind: EditKind, expect: Expect) {
     session.db().take_executed();
     let summary = session.update(&edited);
     session.report().expect("analyses");
-    let what = edited.description.split(" | edit: ").nth(1).unwrap_or_default();
+    let what = edited
+        .description
+        .split(" | edit: ")
+        .nth(1)
+        .unwrap_or_default();
     let log = session.db().take_executed();
     expect.assert_eq(&format!("{what}\n{summary:?}\n{}", executed(&log)));
     let fresh = Session::from_graph(edited).report().expect("analyses");
@@ -232,93 +238,105 @@ fn check_structural(kind: EditKind, expect: Expect) {
 #[test]
 fn inserting_a_node_changes_only_it_and_its_user() {
     // Every later tensor and storage is renumbered; matched nodes keep their numbers.
-    check_structural(EditKind::AddNode, expect![[r#"
-        add-node: mul_5 = add_3 * 0.125
-        UpdateSummary { nodes_added: 1, nodes_removed: 0, structures_changed: 2, values_changed: 0, fields_changed: [] }
-        alias_trace ×1
-        alias_trace_in_mode ×1
-        custom_ops_upstream ×1
-        dedupe ×1
-        export_graph ×1
-        export_metadata ×1
-        final_autograd_state ×1
-        fw_metadata ×1
-        graph_signatures ×1
-        input_alias_info ×1
-        input_args ×1
-        input_facts ×1
-        input_sources ×1
-        names_and_links ×1
-        needs_autograd ×1
-        node_links ×1
-        node_local ×3
-        node_names ×1
-        output_alias_info ×1
-        output_names ×1
-        traced_tangents ×1
-        value_facts ×1
-    "#]]);
+    check_structural(
+        EditKind::AddNode,
+        expect![[r#"
+            add-node: mul_5 = add_3 * 0.125
+            UpdateSummary { nodes_added: 1, nodes_removed: 0, structures_changed: 2, values_changed: 0, fields_changed: [] }
+            alias_trace ×1
+            alias_trace_in_mode ×1
+            custom_ops_upstream ×1
+            dedupe ×1
+            export_graph ×1
+            export_metadata ×1
+            final_autograd_state ×1
+            fw_metadata ×1
+            graph_signatures ×1
+            input_alias_info ×1
+            input_args ×1
+            input_facts ×1
+            input_facts_chunk ×2
+            input_sources ×1
+            names_and_links ×1
+            needs_autograd ×1
+            node_links ×1
+            node_local ×3
+            node_names ×1
+            output_alias_info ×1
+            output_names ×1
+            traced_tangents ×1
+            value_facts ×1
+        "#]],
+    );
 }
 
 #[test]
 fn removing_a_node_changes_only_its_users() {
-    check_structural(EditKind::RemoveNode, expect![[r#"
-        remove-node: mul_4 removed, its users read bmm_8
-        UpdateSummary { nodes_added: 0, nodes_removed: 1, structures_changed: 1, values_changed: 0, fields_changed: [] }
-        alias_trace ×1
-        alias_trace_in_mode ×1
-        custom_ops_upstream ×1
-        dedupe ×1
-        export_graph ×1
-        export_metadata ×1
-        final_autograd_state ×1
-        fw_metadata ×1
-        graph_signatures ×1
-        input_alias_info ×1
-        input_args ×1
-        input_facts ×1
-        input_sources ×1
-        names_and_links ×1
-        needs_autograd ×1
-        node_links ×1
-        node_local ×1
-        node_names ×1
-        output_alias_info ×1
-        output_names ×1
-        traced_tangents ×1
-        value_facts ×1
-    "#]]);
+    check_structural(
+        EditKind::RemoveNode,
+        expect![[r#"
+            remove-node: mul_4 removed, its users read bmm_8
+            UpdateSummary { nodes_added: 0, nodes_removed: 1, structures_changed: 1, values_changed: 0, fields_changed: [] }
+            alias_trace ×1
+            alias_trace_in_mode ×1
+            custom_ops_upstream ×1
+            dedupe ×1
+            export_graph ×1
+            export_metadata ×1
+            final_autograd_state ×1
+            fw_metadata ×1
+            graph_signatures ×1
+            input_alias_info ×1
+            input_args ×1
+            input_facts ×1
+            input_facts_chunk ×2
+            input_sources ×1
+            names_and_links ×1
+            needs_autograd ×1
+            node_links ×1
+            node_local ×1
+            node_names ×1
+            output_alias_info ×1
+            output_names ×1
+            traced_tangents ×1
+            value_facts ×1
+        "#]],
+    );
 }
 
 #[test]
 fn renumbered_names_change_the_renamed_nodes_and_their_users() {
     // Matched by content, not by name: no renamed node counts as removed and added.
-    check_structural(EditKind::AddNodeRenumbered, expect![[r#"
-        add-node-renumbered: mul_5 = add * 0.5 (named before renumbering), 5 nodes renamed
-        UpdateSummary { nodes_added: 2, nodes_removed: 1, structures_changed: 9, values_changed: 1, fields_changed: [] }
-        alias_trace ×1
-        alias_trace_in_mode ×1
-        custom_ops_upstream ×1
-        dedupe ×1
-        export_graph ×1
-        export_metadata ×1
-        final_autograd_state ×1
-        fw_metadata ×1
-        graph_signatures ×1
-        input_alias_info ×1
-        input_args ×1
-        input_facts ×1
-        input_sources ×1
-        names_and_links ×1
-        needs_autograd ×1
-        node_links ×1
-        node_local ×11
-        node_names ×1
-        output_alias_info ×1
-        output_names ×1
-        traced_tangents ×1
-        value_facts ×1
-    "#]]);
+    check_structural(
+        EditKind::AddNodeRenumbered,
+        expect![[r#"
+            add-node-renumbered: mul_5 = add * 0.5 (named before renumbering), 5 nodes renamed
+            UpdateSummary { nodes_added: 2, nodes_removed: 1, structures_changed: 9, values_changed: 1, fields_changed: [] }
+            alias_trace ×1
+            alias_trace_in_mode ×1
+            custom_ops_upstream ×1
+            dedupe ×1
+            export_graph ×1
+            export_metadata ×1
+            final_autograd_state ×1
+            fw_metadata ×1
+            graph_signatures ×1
+            input_alias_info ×1
+            input_args ×1
+            input_facts ×1
+            input_facts_chunk ×2
+            input_sources ×1
+            names_and_links ×1
+            needs_autograd ×1
+            node_links ×1
+            node_local ×11
+            node_names ×1
+            output_alias_info ×1
+            output_names ×1
+            traced_tangents ×1
+            value_facts ×1
+        "#]],
+    );
 }
 
 #[test]

@@ -21,6 +21,8 @@ struct Translation {
     to_raw: HashMap<u64, u64>,
     /// Above every stable number given so far.
     next: u64,
+    /// How many raw numbers translate to another number.
+    moved: usize,
 }
 
 impl Translation {
@@ -50,7 +52,14 @@ impl Translation {
     }
 
     fn bind(&mut self, raw: u64, stable: u64) {
-        self.to_stable.insert(raw, stable);
+        if self
+            .to_stable
+            .insert(raw, stable)
+            .is_some_and(|old| old != raw)
+        {
+            self.moved -= 1;
+        }
+        self.moved += usize::from(stable != raw);
         self.to_raw.insert(stable, raw);
     }
 
@@ -89,6 +98,7 @@ impl Translation {
             self.to_stable.retain(|&raw, _| in_use(raw));
             let kept: HashMap<u64, u64> = self.to_stable.iter().map(|(&r, &s)| (s, r)).collect();
             self.to_raw = kept;
+            self.moved = self.to_stable.iter().filter(|(r, s)| r != s).count();
         }
     }
 }
@@ -194,9 +204,17 @@ impl Identities {
             .collect()
     }
 
+    /// Does any storage number translate to another?
+    pub(super) fn storages_moved(&self) -> bool {
+        self.storages.moved > 0
+    }
+
     /// A value of the database with the latest version's storage numbers,
     /// for printing; `None` when they are the same.
     pub(super) fn raw_value(&self, value: &Value) -> Option<Value> {
+        if self.storages.moved == 0 {
+            return None;
+        }
         let mut differs = false;
         each_tensor(value, &mut |t| {
             differs |= self.storages.raw(t.geometry.storage) != t.geometry.storage

@@ -135,26 +135,47 @@ impl GraphFacts {
     }
 }
 
+/// Placeholders per [`input_facts_chunk`]: an edit of one input's value
+/// re-reads its chunk, not every input.
+const INPUT_CHUNK: usize = 64;
+
 /// The placeholders' names and values.
 #[salsa::tracked(returns(ref))]
 fn input_facts(db: &dyn salsa::Database, graph: GraphInput) -> Arc<Vec<InputFacts>> {
-    let nodes = graph.nodes(db);
-    let placeholders: Vec<usize> = match queries::meta::alias_trace(db, graph) {
-        Ok(trace) => trace.input_nodes.clone(),
-        Err(_) => (0..nodes.len()).collect(),
+    let count = match queries::meta::alias_trace(db, graph) {
+        Ok(trace) => trace.input_nodes.len(),
+        Err(_) => graph.nodes(db).len(),
     };
-    Arc::new(
-        placeholders
+    let chunks = (0..count.div_ceil(INPUT_CHUNK)).map(|k| input_facts_chunk(db, graph, k));
+    Arc::new(chunks.flat_map(|c| c.iter().cloned()).collect())
+}
+
+/// Chunk `k` of [`input_facts`]: the placeholders among the trace's inputs
+/// `k * INPUT_CHUNK..`, or among all nodes when the graph cannot be traced.
+#[salsa::tracked(returns(ref))]
+fn input_facts_chunk(db: &dyn salsa::Database, graph: GraphInput, k: usize) -> Vec<InputFacts> {
+    let nodes = graph.nodes(db);
+    let start = k.saturating_mul(INPUT_CHUNK);
+    let positions: Vec<usize> = match queries::meta::alias_trace(db, graph) {
+        Ok(trace) => trace
+            .input_nodes
             .iter()
-            .filter_map(|&i| nodes.get(i))
-            .map(|n| (n.structure(db), n))
-            .filter(|(s, _)| matches!(s.op, NodeOp::Placeholder { .. }))
-            .map(|(s, n)| InputFacts {
-                name: s.name.clone(),
-                value: n.value(db).clone(),
-            })
+            .skip(start)
+            .take(INPUT_CHUNK)
+            .copied()
             .collect(),
-    )
+        Err(_) => (start..nodes.len().min(start.saturating_add(INPUT_CHUNK))).collect(),
+    };
+    positions
+        .iter()
+        .filter_map(|&i| nodes.get(i))
+        .map(|n| (n.structure(db), n))
+        .filter(|(s, _)| matches!(s.op, NodeOp::Placeholder { .. }))
+        .map(|(s, n)| InputFacts {
+            name: s.name.clone(),
+            value: n.value(db).clone(),
+        })
+        .collect()
 }
 
 /// The output node's arguments, as Python prints them.
@@ -377,6 +398,9 @@ impl Session {
     /// as the latest version numbers them.
     fn graph_facts(&self) -> Arc<GraphFacts> {
         let mut facts = GraphFacts::of(&self.db, self.graph);
+        if !self.identities.storages_moved() {
+            return Arc::new(facts);
+        }
         let raw: Vec<Option<Value>> = facts
             .inputs
             .iter()
