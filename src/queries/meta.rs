@@ -8,10 +8,12 @@ use crate::analysis::collect::{self, NodeFacts, Outputs, WithoutGrad};
 use crate::analysis::meta::{InputAliasInfo, Tangent, ViewAndMutationMeta};
 use crate::analysis::ops::{resolve, OpInfo};
 use crate::analysis::signature::Call;
-use crate::analysis::trace::{calls_operator, step, trace_replayed, AliasTrace, Links, Step};
+use crate::analysis::trace::{
+    calls_operator, step, trace_replayed, AliasTrace, Links, NodeRefs, Step,
+};
 use crate::db::{GraphInput, NodeInput, ValueFacts};
 use crate::ir::expr::SizeExpr;
-use crate::ir::{Autograd, Flavour, Geometry, NodeStructure, Symbols};
+use crate::ir::{Autograd, Flavour, Geometry, Symbols};
 
 use super::{ok, QueryResult};
 
@@ -47,7 +49,7 @@ fn operator_info<'db>(
 
 /// What the whole-graph passes read of one node's own structure, decided
 /// from the node and its operator alone: an edit of a node re-runs this, and
-/// a pass over all nodes only when it changed. One query for both passes,
+/// a pass over all nodes only when it changed. One query for every pass,
 /// since each verified query costs about as much as a small one run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NodeLocal {
@@ -55,6 +57,8 @@ pub struct NodeLocal {
     pub step: Step,
     /// What `custom_ops_upstream` reads.
     pub call: Call,
+    /// What the graph's [`Links`] and names read.
+    pub refs: NodeRefs,
 }
 
 /// The node's [`NodeLocal`].
@@ -66,19 +70,24 @@ pub fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) 
     NodeLocal {
         step: step(structure, op),
         call: Call::of(structure),
+        refs: NodeRefs::of(structure),
     }
 }
 
-/// Every node's name and [`Links`], from one pass over the structures
-/// (reading a field costs about as much as what is done with it here).
+/// Every node's name and [`Links`], from the nodes' [`NodeLocal`]s: an edit
+/// that keeps a node's name, refs and identity re-runs nothing here.
 #[salsa::tracked(returns(ref))]
 fn names_and_links(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> (Arc<Vec<Arc<str>>>, Arc<Links>) {
-    let structures: Vec<&NodeStructure> = graph.nodes(db).iter().map(|n| n.structure(db)).collect();
-    let names = structures.iter().map(|s| s.name.clone()).collect();
-    (Arc::new(names), Arc::new(Links::of(&structures)))
+    let refs: Vec<&NodeRefs> = graph
+        .nodes(db)
+        .iter()
+        .map(|&n| &node_local(db, graph, n).refs)
+        .collect();
+    let names = refs.iter().map(|r| r.name.clone()).collect();
+    (Arc::new(names), Arc::new(Links::of(&refs)))
 }
 
 /// Which node each argument names, and each node's tensor identity: a

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::analysis::meta::{OutputType, RawType};
+use crate::analysis::trace::NodeRefs;
 use crate::ir::expr::SizeExpr;
 
 fn input(name: &str, kind: InputKind) -> ExportInput {
@@ -613,7 +614,9 @@ fn custom_operators_upstream_of_grad_requiring_values() {
     }
     let calls: Vec<Call> = refs.iter().map(|n| Call::of(n)).collect();
     let calls: Vec<&Call> = calls.iter().collect();
-    let got = custom_ops_upstream(&calls, &Links::of(&refs), &AllButPlain);
+    let node_refs: Vec<NodeRefs> = refs.iter().map(|n| NodeRefs::of(n)).collect();
+    let links = Links::of(&node_refs.iter().collect::<Vec<_>>());
+    let got = custom_ops_upstream(&calls, &links, &AllButPlain);
     let double = Some(Arc::<str>::from("mylib.double.default"));
     assert_eq!(
         got,

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 mod step;
 
-pub use step::{calls_operator, step, Bound, Field, Links, OperatorStep, OutputItem, Ref, Step};
+pub use step::{
+    calls_operator, step, Bound, Field, Links, NodeRefs, OperatorStep, OutputItem, Ref, Step,
+};
 
 use super::error::{AnalysisError, ExceptionType, Stage, TorchError};
 use crate::schema::{OpClass, ReturnKind};

@@ -272,10 +272,43 @@ pub struct Links {
 
 const UNKNOWN: u32 = u32::MAX;
 
+/// What [`Links`] read of one node: its name, the names its arguments
+/// give (in ref order) and its tensor identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeRefs {
+    /// The node's name.
+    pub name: Arc<str>,
+    /// The names of its refs, in order.
+    pub refs: Vec<Arc<str>>,
+    /// The identity of the tensor object it produced.
+    pub tensor_id: Option<u64>,
+}
+
+impl NodeRefs {
+    /// `node`'s refs.
+    pub fn of(node: &NodeStructure) -> NodeRefs {
+        fn walk(arg: &Arg, out: &mut Vec<Arc<str>>) {
+            match arg {
+                Arg::Node(name) => out.push(name.clone()),
+                Arg::List(items) => items.iter().for_each(|a| walk(a, out)),
+                _ => {}
+            }
+        }
+        let mut refs = Vec::new();
+        let args = node.args.iter().chain(node.kwargs.iter().map(|(_, a)| a));
+        args.for_each(|a| walk(a, &mut refs));
+        NodeRefs {
+            name: node.name.clone(),
+            refs,
+            tensor_id: node.tensor_id,
+        }
+    }
+}
+
 impl Links {
     /// The links of a graph's nodes, in order. A name given twice means its
     /// last node, as everywhere else.
-    pub fn of(nodes: &[&NodeStructure]) -> Links {
+    pub fn of(nodes: &[&NodeRefs]) -> Links {
         let mut index: HashMap<&str, u32, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
         for (i, n) in nodes.iter().enumerate() {
@@ -289,25 +322,18 @@ impl Links {
         };
         for node in nodes {
             links.starts.push(links.len_refs());
-            let args = node.args.iter().chain(node.kwargs.iter().map(|(_, a)| a));
-            args.for_each(|a| links.walk(a, &index));
+            for name in &node.refs {
+                match index.get(&**name) {
+                    Some(&j) => links.refs.push(j),
+                    None => {
+                        links.unknown.push((links.len_refs(), name.clone()));
+                        links.refs.push(UNKNOWN);
+                    }
+                }
+            }
         }
         links.starts.push(links.len_refs());
         links
-    }
-
-    fn walk(&mut self, arg: &Arg, index: &HashMap<&str, u32, foldhash::fast::RandomState>) {
-        match arg {
-            Arg::Node(name) => match index.get(&**name) {
-                Some(&j) => self.refs.push(j),
-                None => {
-                    self.unknown.push((self.len_refs(), name.clone()));
-                    self.refs.push(UNKNOWN);
-                }
-            },
-            Arg::List(items) => items.iter().for_each(|a| self.walk(a, index)),
-            _ => {}
-        }
     }
 
     fn len_refs(&self) -> u32 {
