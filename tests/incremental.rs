@@ -84,7 +84,6 @@ fn editing_one_tensors_offset_reruns_its_storage_group_only() {
             chunk_args ×1
             graph_signatures ×1
             group_overlap ×1
-            input_facts ×1
             input_facts_chunk ×1
             merge_args ×1
             overlapping_inputs ×1
@@ -110,7 +109,6 @@ fn editing_an_input_that_shares_no_storage_rereads_only_its_merge_arguments() {
         // ...but the report prints every argument: its chunk is read again.
         expect![[r#"
             chunk_args ×1
-            input_facts ×1
             input_facts_chunk ×1
             merge_args ×1
             synthetic_bases ×1
@@ -253,7 +251,6 @@ fn inserting_a_node_changes_only_it_and_its_user() {
             graph_signatures ×1
             input_alias_info ×1
             input_args ×1
-            input_facts ×1
             input_facts_chunk ×2
             input_sources ×1
             names_and_links ×1
@@ -287,7 +284,6 @@ fn removing_a_node_changes_only_its_users() {
             graph_signatures ×1
             input_alias_info ×1
             input_args ×1
-            input_facts ×1
             input_facts_chunk ×2
             input_sources ×1
             names_and_links ×1
@@ -322,7 +318,6 @@ fn renumbered_names_change_the_renamed_nodes_and_their_users() {
             graph_signatures ×1
             input_alias_info ×1
             input_args ×1
-            input_facts ×1
             input_facts_chunk ×2
             input_sources ×1
             names_and_links ×1

@@ -105,13 +105,41 @@ pub struct GraphFacts {
     /// Every node's name, in graph order.
     pub node_names: Arc<Vec<Arc<str>>>,
     /// The placeholders, in input order.
-    pub inputs: Arc<Vec<InputFacts>>,
+    pub inputs: Inputs,
     /// The output node's arguments, as Python prints them.
     pub output_names: Vec<String>,
     /// The graph's symbols, to evaluate sizes at their hints.
     pub symbols: Symbols,
     /// The functionalization model's record, when the graph could be traced.
     pub trace: Option<Arc<AliasTrace>>,
+}
+
+/// The placeholders of a graph, in input order, kept in the chunks the
+/// database computes them in (so that a report after a one-input edit
+/// shares all but one chunk with the report before).
+#[derive(Clone, Debug, Default)]
+pub struct Inputs(Vec<Arc<Vec<InputFacts>>>);
+
+impl Inputs {
+    /// How many placeholders.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|c| c.len()).sum()
+    }
+
+    /// No placeholders.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|c| c.is_empty())
+    }
+
+    /// Placeholder `i`.
+    pub fn get(&self, i: usize) -> Option<&InputFacts> {
+        self.iter().nth(i)
+    }
+
+    /// The placeholders, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &InputFacts> + '_ {
+        self.0.iter().flat_map(|c| c.iter())
+    }
 }
 
 /// A placeholder: its name and the value it carries.
@@ -127,7 +155,7 @@ impl GraphFacts {
     fn of(db: &Database, graph: GraphInput) -> GraphFacts {
         GraphFacts {
             node_names: queries::meta::node_names(db, graph).clone(),
-            inputs: input_facts(db, graph).clone(),
+            inputs: input_facts(db, graph),
             output_names: output_names(db, graph).clone(),
             symbols: graph.symbols(db).clone(),
             trace: queries::meta::alias_trace(db, graph).as_ref().ok().cloned(),
@@ -140,20 +168,23 @@ impl GraphFacts {
 const INPUT_CHUNK: usize = 64;
 
 /// The placeholders' names and values.
-#[salsa::tracked(returns(ref))]
-fn input_facts(db: &dyn salsa::Database, graph: GraphInput) -> Arc<Vec<InputFacts>> {
+fn input_facts(db: &dyn salsa::Database, graph: GraphInput) -> Inputs {
     let count = match queries::meta::alias_trace(db, graph) {
         Ok(trace) => trace.input_nodes.len(),
         Err(_) => graph.nodes(db).len(),
     };
-    let chunks = (0..count.div_ceil(INPUT_CHUNK)).map(|k| input_facts_chunk(db, graph, k));
-    Arc::new(chunks.flat_map(|c| c.iter().cloned()).collect())
+    let chunks = (0..count.div_ceil(INPUT_CHUNK)).map(|k| input_facts_chunk(db, graph, k).clone());
+    Inputs(chunks.collect())
 }
 
 /// Chunk `k` of [`input_facts`]: the placeholders among the trace's inputs
 /// `k * INPUT_CHUNK..`, or among all nodes when the graph cannot be traced.
 #[salsa::tracked(returns(ref))]
-fn input_facts_chunk(db: &dyn salsa::Database, graph: GraphInput, k: usize) -> Vec<InputFacts> {
+fn input_facts_chunk(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    k: usize,
+) -> Arc<Vec<InputFacts>> {
     let nodes = graph.nodes(db);
     let start = k.saturating_mul(INPUT_CHUNK);
     let positions: Vec<usize> = match queries::meta::alias_trace(db, graph) {
@@ -166,7 +197,7 @@ fn input_facts_chunk(db: &dyn salsa::Database, graph: GraphInput, k: usize) -> V
             .collect(),
         Err(_) => (start..nodes.len().min(start.saturating_add(INPUT_CHUNK))).collect(),
     };
-    positions
+    let facts = positions
         .iter()
         .filter_map(|&i| nodes.get(i))
         .map(|n| (n.structure(db), n))
@@ -174,8 +205,8 @@ fn input_facts_chunk(db: &dyn salsa::Database, graph: GraphInput, k: usize) -> V
         .map(|(s, n)| InputFacts {
             name: s.name.clone(),
             value: n.value(db).clone(),
-        })
-        .collect()
+        });
+    Arc::new(facts.collect())
 }
 
 /// The output node's arguments, as Python prints them.
@@ -411,7 +442,7 @@ impl Session {
                 name: i.name.clone(),
                 value: raw.map_or_else(|| i.value.clone(), Arc::new),
             });
-            facts.inputs = Arc::new(inputs.collect());
+            facts.inputs = Inputs(vec![Arc::new(inputs.collect())]);
         }
         Arc::new(facts)
     }
