@@ -172,7 +172,7 @@ fn editing_an_unrelated_op_leaves_overlap_alone() {
         |v| common::node_mut(v, "relu")["target"] = "aten.gelu.default".into(),
         // The trace came out equal, so nothing after it re-ran.
         expect![[r#"
-            node_local ×1
+            block_local ×1
             operator_info ×1
         "#]],
     );
@@ -242,6 +242,7 @@ fn inserting_a_node_changes_only_it_and_its_user() {
             UpdateSummary { nodes_added: 1, nodes_removed: 0, structures_changed: 2, values_changed: 0, fields_changed: [] }
             alias_trace ×1
             alias_trace_in_mode ×1
+            block_local ×2
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1
@@ -255,8 +256,8 @@ fn inserting_a_node_changes_only_it_and_its_user() {
             input_sources ×1
             names_and_links ×1
             needs_autograd ×1
+            node_blocks ×1
             node_links ×1
-            node_local ×3
             node_names ×1
             output_alias_info ×1
             output_names ×1
@@ -275,6 +276,7 @@ fn removing_a_node_changes_only_its_users() {
             UpdateSummary { nodes_added: 0, nodes_removed: 1, structures_changed: 1, values_changed: 0, fields_changed: [] }
             alias_trace ×1
             alias_trace_in_mode ×1
+            block_local ×1
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1
@@ -288,8 +290,8 @@ fn removing_a_node_changes_only_its_users() {
             input_sources ×1
             names_and_links ×1
             needs_autograd ×1
+            node_blocks ×1
             node_links ×1
-            node_local ×1
             node_names ×1
             output_alias_info ×1
             output_names ×1
@@ -309,6 +311,7 @@ fn renumbered_names_change_the_renamed_nodes_and_their_users() {
             UpdateSummary { nodes_added: 2, nodes_removed: 1, structures_changed: 9, values_changed: 1, fields_changed: [] }
             alias_trace ×1
             alias_trace_in_mode ×1
+            block_local ×3
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1
@@ -322,8 +325,8 @@ fn renumbered_names_change_the_renamed_nodes_and_their_users() {
             input_sources ×1
             names_and_links ×1
             needs_autograd ×1
+            node_blocks ×1
             node_links ×1
-            node_local ×11
             node_names ×1
             output_alias_info ×1
             output_names ×1

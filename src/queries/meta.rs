@@ -48,9 +48,8 @@ fn operator_info<'db>(
 }
 
 /// What the whole-graph passes read of one node's own structure, decided
-/// from the node and its operator alone: an edit of a node re-runs this, and
-/// a pass over all nodes only when it changed. One query for every pass,
-/// since each verified query costs about as much as a small one run.
+/// from the node and its operator alone: an edit of a node re-runs its
+/// block (see [`NodeBlock`]), and a pass over all nodes only when this changed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NodeLocal {
     /// What the alias trace reads.
@@ -61,9 +60,7 @@ pub struct NodeLocal {
     pub refs: NodeRefs,
 }
 
-/// The node's [`NodeLocal`].
-#[salsa::tracked(returns(ref))]
-pub fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) -> NodeLocal {
+fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) -> NodeLocal {
     let structure = node.structure(db);
     let op = calls_operator(structure)
         .then(|| operator_info(db, OperatorKey::new(db, graph, structure.target.clone())));
@@ -74,6 +71,70 @@ pub fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) 
     }
 }
 
+/// A run of consecutive nodes whose [`NodeLocal`]s are one query. After an
+/// edit salsa confirms every memo that read a node's structure, and a
+/// confirmed memo costs about as much as a small query run: a memo per block
+/// of about 64 nodes instead of one per node makes an op edit cheap.
+#[salsa::interned(debug)]
+struct NodeBlock<'db> {
+    graph: GraphInput,
+    #[returns(ref)]
+    nodes: Box<[NodeInput]>,
+}
+
+/// The most nodes in a block, when identities end none for a while.
+const MAX_BLOCK: usize = 256;
+
+/// Whether a block ends after `node`: decided by the node's identity (about
+/// one node in 64), not by position, so that inserting or removing a node
+/// changes its own block and leaves every other block, and its memo, alone.
+fn ends_block(node: NodeInput) -> bool {
+    let id = salsa::plumbing::AsId::as_id(&node).as_bits();
+    // A multiplicative hash spreads consecutive identities; its top six bits
+    // are zero one time in 64.
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58 == 0
+}
+
+/// The graph's nodes, cut into blocks.
+#[salsa::tracked(returns(ref))]
+fn node_blocks<'db>(db: &'db dyn salsa::Database, graph: GraphInput) -> Vec<NodeBlock<'db>> {
+    let nodes = graph.nodes(db);
+    let mut blocks = Vec::with_capacity(nodes.len() / 32 + 1);
+    let mut block = Vec::with_capacity(MAX_BLOCK);
+    for &node in nodes {
+        block.push(node);
+        if ends_block(node) || block.len() == MAX_BLOCK {
+            blocks.push(NodeBlock::new(db, graph, &block[..]));
+            block.clear();
+        }
+    }
+    if !block.is_empty() {
+        blocks.push(NodeBlock::new(db, graph, &block[..]));
+    }
+    blocks
+}
+
+/// The [`NodeLocal`]s of one block's nodes.
+#[salsa::tracked(returns(ref))]
+fn block_local<'db>(db: &'db dyn salsa::Database, block: NodeBlock<'db>) -> Vec<NodeLocal> {
+    let graph = *block.graph(db);
+    block
+        .nodes(db)
+        .iter()
+        .map(|&node| node_local(db, graph, node))
+        .collect()
+}
+
+/// Every node's [`NodeLocal`], in graph order.
+pub(super) fn node_locals(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+) -> impl Iterator<Item = &NodeLocal> {
+    node_blocks(db, graph)
+        .iter()
+        .flat_map(move |&block| block_local(db, block))
+}
+
 /// Every node's name and [`Links`], from the nodes' [`NodeLocal`]s: an edit
 /// that keeps a node's name, refs and identity re-runs nothing here.
 #[salsa::tracked(returns(ref))]
@@ -81,11 +142,7 @@ fn names_and_links(
     db: &dyn salsa::Database,
     graph: GraphInput,
 ) -> (Arc<Vec<Arc<str>>>, Arc<Links>) {
-    let refs: Vec<&NodeRefs> = graph
-        .nodes(db)
-        .iter()
-        .map(|&n| &node_local(db, graph, n).refs)
-        .collect();
+    let refs: Vec<&NodeRefs> = node_locals(db, graph).map(|l| &l.refs).collect();
     let names = refs.iter().map(|r| r.name.clone()).collect();
     (Arc::new(names), Arc::new(Links::of(&refs)))
 }
@@ -133,10 +190,7 @@ fn trace_in_grad_mode(
     grad_enabled: bool,
 ) -> QueryResult<Arc<AliasTrace>> {
     let nodes = graph.nodes(db);
-    let steps: Vec<&Step> = nodes
-        .iter()
-        .map(|&n| &node_local(db, graph, n).step)
-        .collect();
+    let steps: Vec<&Step> = node_locals(db, graph).map(|l| &l.step).collect();
     // Names are read only for a message, so a rename re-runs nothing here.
     let names = |i: usize| -> Arc<str> {
         nodes

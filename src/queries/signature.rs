@@ -15,7 +15,7 @@ use crate::db::{GraphInput, OverlapMode};
 use crate::ir::Flavour;
 
 use super::args::ArgReader;
-use super::meta::{alias_trace, export_metadata, node_links, node_local, node_names, value_facts};
+use super::meta::{alias_trace, export_metadata, node_links, node_locals, node_names, value_facts};
 use super::overlap::GroupOverlaps;
 use super::{ok, QueryResult};
 
@@ -50,11 +50,7 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
 /// Per node, the custom operator its value is computed from, if any.
 #[salsa::tracked(returns(ref))]
 fn custom_ops_upstream(db: &dyn salsa::Database, graph: GraphInput) -> Vec<Option<Arc<str>>> {
-    let calls: Vec<&Call> = graph
-        .nodes(db)
-        .iter()
-        .map(|&n| &node_local(db, graph, n).call)
-        .collect();
+    let calls: Vec<&Call> = node_locals(db, graph).map(|l| &l.call).collect();
     signature::custom_ops_upstream(&calls, node_links(db, graph), &&value_facts(db, graph)[..])
 }
 
