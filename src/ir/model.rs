@@ -2,6 +2,7 @@
 //! expressions parsed. Nothing here knows about salsa or files.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use super::pytree::TreeSpec;
@@ -351,33 +352,32 @@ pub struct Graph {
 }
 
 /// A node and the value it produced, immutable once built so that its
-/// fingerprint always describes it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// fingerprint always describes it. The fingerprint sits beside a shared
+/// pointer to the rest: comparing two versions of a graph reads a compact
+/// array of fingerprints, not every node, and a copy of a graph shares its nodes.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Node {
-    structure: NodeStructure,
-    val: Value,
     fingerprint: u64,
+    parts: Arc<(NodeStructure, Value)>,
 }
 
 impl Node {
     /// A node; its fingerprint is taken here.
     pub fn new(structure: NodeStructure, val: Value) -> Node {
-        let fingerprint = fingerprint(&structure, &val);
         Node {
-            structure,
-            val,
-            fingerprint,
+            fingerprint: fingerprint(&structure, &val),
+            parts: Arc::new((structure, val)),
         }
     }
 
     /// Op, target, args and identities.
     pub fn structure(&self) -> &NodeStructure {
-        &self.structure
+        &self.parts.0
     }
 
     /// The value it produced.
     pub fn val(&self) -> &Value {
-        &self.val
+        &self.parts.1
     }
 
     /// A hash of structure and value, taken when the node is built: two
@@ -387,9 +387,18 @@ impl Node {
         self.fingerprint
     }
 
-    /// Structure and value.
+    /// Structure and value (copied when another graph shares the node).
     pub fn into_parts(self) -> (NodeStructure, Value) {
-        (self.structure, self.val)
+        Arc::try_unwrap(self.parts).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("structure", self.structure())
+            .field("val", self.val())
+            .finish()
     }
 }
 

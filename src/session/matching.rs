@@ -57,9 +57,14 @@ fn by_position(db: &Database, old: &[NodeInput], old_prints: &[u64], new: &Graph
         .iter()
         .enumerate()
         .map(|(i, node)| {
+            // Only the fingerprint is read of an unchanged node.
+            if let (Some(&n), Some(&print)) = (old.get(i), old_prints.get(i)) {
+                if print == node.fingerprint() {
+                    return Match::Same(n);
+                }
+            }
             let name = &*node.structure().name;
             match old.get(i) {
-                Some(&n) if old_prints.get(i) == Some(&node.fingerprint()) => Match::Same(n),
                 Some(&n) if &*n.structure(db).name == name => Match::Changed(n),
                 _ => by_name
                     .get_or_insert_with(|| {
