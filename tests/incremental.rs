@@ -261,6 +261,7 @@ fn inserting_a_node_changes_only_it_and_its_user() {
             node_names ×1
             output_alias_info ×1
             output_names ×1
+            placeholder_positions ×1
             traced_tangents ×1
             value_facts ×1
         "#]],
@@ -295,6 +296,7 @@ fn removing_a_node_changes_only_its_users() {
             node_names ×1
             output_alias_info ×1
             output_names ×1
+            placeholder_positions ×1
             traced_tangents ×1
             value_facts ×1
         "#]],
@@ -330,6 +332,7 @@ fn renumbered_names_change_the_renamed_nodes_and_their_users() {
             node_names ×1
             output_alias_info ×1
             output_names ×1
+            placeholder_positions ×1
             traced_tangents ×1
             value_facts ×1
         "#]],

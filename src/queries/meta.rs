@@ -147,6 +147,16 @@ fn names_and_links(
     (Arc::new(names), Arc::new(Links::of(&refs)))
 }
 
+/// The positions of the graph's placeholders, in order.
+#[salsa::tracked(returns(ref))]
+pub fn placeholder_positions(db: &dyn salsa::Database, graph: GraphInput) -> Vec<usize> {
+    node_locals(db, graph)
+        .enumerate()
+        .filter(|(_, local)| matches!(local.step, Step::Placeholder))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Which node each argument names, and each node's tensor identity: a
 /// rename that keeps them re-runs nothing that reads only this.
 #[salsa::tracked(returns(ref))]

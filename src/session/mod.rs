@@ -14,7 +14,7 @@ use crate::analysis::synthetic_base::SyntheticBaseReport;
 use crate::analysis::trace::AliasTrace;
 use crate::analysis::{AnalysisError, TorchError, ViewAndMutationMeta};
 use crate::db::{Database, GraphInput, NodeInput};
-use crate::ir::{self, Arg, Graph, LoadError, Node, NodeOp, Symbols, Value};
+use crate::ir::{self, Arg, Graph, LoadError, Node, Symbols, Value};
 use crate::queries;
 
 mod identity;
@@ -197,13 +197,17 @@ fn input_facts_chunk(
             .collect(),
         Err(_) => (start..nodes.len().min(start.saturating_add(INPUT_CHUNK))).collect(),
     };
+    // Whether a node is a placeholder, and its name, come from per-graph
+    // queries: after a shape edit salsa then confirms one field per input
+    // here (its value), not three.
+    let names = queries::meta::node_names(db, graph);
+    let placeholders = queries::meta::placeholder_positions(db, graph);
     let facts = positions
         .iter()
-        .filter_map(|&i| nodes.get(i))
-        .map(|n| (n.structure(db), n))
-        .filter(|(s, _)| matches!(s.op, NodeOp::Placeholder { .. }))
-        .map(|(s, n)| InputFacts {
-            name: s.name.clone(),
+        .filter(|&&i| placeholders.binary_search(&i).is_ok())
+        .filter_map(|&i| Some((names.get(i)?, nodes.get(i)?)))
+        .map(|(name, n)| InputFacts {
+            name: name.clone(),
             value: n.value(db).clone(),
         });
     Arc::new(facts.collect())
