@@ -55,7 +55,7 @@ mod inputs {
     pub struct NodeInput {
         /// Op, target, args, identities: what the alias analysis reads.
         #[returns(ref)]
-        pub structure: NodeStructure,
+        pub structure: Arc<NodeStructure>,
         /// What the analyses read of the value besides its geometry.
         #[returns(ref)]
         pub facts: ValueFacts,
@@ -128,8 +128,8 @@ impl Database {
 
     /// A new node input, its fields at the durabilities the module explains.
     pub fn add_node(&self, node: Node) -> NodeInput {
-        let (structure, val) = node.into_parts();
-        NodeInput::builder(structure, ValueFacts::of(&val), Arc::new(val))
+        let (structure, val) = (node.shared_structure().clone(), node.shared_val().clone());
+        NodeInput::builder(structure, ValueFacts::of(&val), val)
             .structure_durability(Durability::HIGH)
             .facts_durability(Durability::MEDIUM)
             .new(self)
@@ -138,15 +138,15 @@ impl Database {
     /// Replaces one node's value (new shapes, strides, flags); its facts
     /// are set only when they differ, so results reading only them stay valid.
     pub fn set_node_value(&mut self, node: NodeInput, value: Value) {
-        self.write_value(node, value);
+        self.write_value(node, Arc::new(value));
     }
 
-    fn write_value(&mut self, node: NodeInput, value: Value) {
+    fn write_value(&mut self, node: NodeInput, value: Arc<Value>) {
         let facts = ValueFacts::of(&value);
         if *node.facts(self) != facts {
             node.set_facts(self).to(facts);
         }
-        node.set_value(self).to(Arc::new(value));
+        node.set_value(self).to(value);
     }
 
     /// Chooses PyTorch's overlap verdicts (the default) or the exact ones.
@@ -156,26 +156,27 @@ impl Database {
 
     /// Replaces one node's structure (op, target, args, identities).
     pub fn set_node_structure(&mut self, node: NodeInput, structure: NodeStructure) {
-        node.set_structure(self).to(structure);
+        node.set_structure(self).to(Arc::new(structure));
     }
 
     /// Replaces what differs of one node, and says what did: (structure, value).
     pub fn set_node(&mut self, input: NodeInput, node: &Node) -> (bool, bool) {
-        self.set_node_parts(input, node.structure(), node.val())
+        self.set_node_parts(input, node.shared_structure(), node.shared_val())
     }
 
-    /// [`Database::set_node`] from a node's parts.
+    /// [`Database::set_node`] from a node's parts, which the database
+    /// shares rather than copies.
     pub fn set_node_parts(
         &mut self,
         input: NodeInput,
-        structure: &NodeStructure,
-        value: &Value,
+        structure: &Arc<NodeStructure>,
+        value: &Arc<Value>,
     ) -> (bool, bool) {
-        let structure_differs = *input.structure(self) != *structure;
+        let structure_differs = input.structure(self) != structure;
         if structure_differs {
             input.set_structure(self).to(structure.clone());
         }
-        let value_differs = **input.value(self) != *value;
+        let value_differs = input.value(self) != value;
         if value_differs {
             self.write_value(input, value.clone());
         }

@@ -352,32 +352,50 @@ pub struct Graph {
 }
 
 /// A node and the value it produced, immutable once built so that its
-/// fingerprint always describes it. The fingerprint sits beside a shared
-/// pointer to the rest: comparing two versions of a graph reads a compact
-/// array of fingerprints, not every node, and a copy of a graph shares its nodes.
+/// fingerprint always describes it. Structure and value are shared, not
+/// copied, with other versions of the graph and with the database; the
+/// fingerprint sits beside them, so comparing two versions reads a compact
+/// array of fingerprints and no unchanged node.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Node {
     fingerprint: u64,
-    parts: Arc<(NodeStructure, Value)>,
+    structure: Arc<NodeStructure>,
+    val: Arc<Value>,
 }
 
 impl Node {
     /// A node; its fingerprint is taken here.
     pub fn new(structure: NodeStructure, val: Value) -> Node {
+        Node::from_shared(Arc::new(structure), Arc::new(val))
+    }
+
+    /// A node of shared parts.
+    pub fn from_shared(structure: Arc<NodeStructure>, val: Arc<Value>) -> Node {
         Node {
             fingerprint: fingerprint(&structure, &val),
-            parts: Arc::new((structure, val)),
+            structure,
+            val,
         }
     }
 
     /// Op, target, args and identities.
     pub fn structure(&self) -> &NodeStructure {
-        &self.parts.0
+        &self.structure
     }
 
     /// The value it produced.
     pub fn val(&self) -> &Value {
-        &self.parts.1
+        &self.val
+    }
+
+    /// The structure, shared.
+    pub fn shared_structure(&self) -> &Arc<NodeStructure> {
+        &self.structure
+    }
+
+    /// The value, shared.
+    pub fn shared_val(&self) -> &Arc<Value> {
+        &self.val
     }
 
     /// A hash of structure and value, taken when the node is built: two
@@ -387,9 +405,12 @@ impl Node {
         self.fingerprint
     }
 
-    /// Structure and value (copied when another graph shares the node).
+    /// Structure and value (copied where another graph shares them).
     pub fn into_parts(self) -> (NodeStructure, Value) {
-        Arc::try_unwrap(self.parts).unwrap_or_else(|shared| (*shared).clone())
+        (
+            Arc::unwrap_or_clone(self.structure),
+            Arc::unwrap_or_clone(self.val),
+        )
     }
 }
 

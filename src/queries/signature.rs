@@ -29,7 +29,7 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
     let nodes = graph.nodes(db);
     // Structures are read node by node, as asked (the placeholders and the
     // output), so an edit of another node re-runs nothing here.
-    let structure = |i: usize| nodes.get(i).map(|n| n.structure(db));
+    let structure = |i: usize| nodes.get(i).map(|n| &**n.structure(db));
     let (in_spec, out_spec) = graph.specs(db);
     signature::export_graph(
         DumpNodes {
@@ -37,7 +37,7 @@ pub fn export_graph(db: &dyn salsa::Database, graph: GraphInput) -> QueryResult<
             names: node_names(db, graph),
             tensor_ids: &node_links(db, graph).tensor_ids,
         },
-        nodes.last().map(|n| n.structure(db)),
+        nodes.last().map(|n| &**n.structure(db)),
         value_facts(db, graph),
         trace,
         custom_ops_upstream(db, graph),

@@ -9,6 +9,7 @@
 //! did not change unchanged.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
@@ -158,12 +159,9 @@ impl Identities {
         hit
     }
 
-    /// `node`'s structure and value in stable numbers, copied only where
-    /// they differ from its raw ones.
-    pub(super) fn translate<'n>(
-        &mut self,
-        node: &'n Node,
-    ) -> (Cow<'n, NodeStructure>, Cow<'n, Value>) {
+    /// `node`'s structure and value in stable numbers: the node's own where
+    /// no number translates differently, copies where one does.
+    pub(super) fn translate(&mut self, node: &Node) -> (Arc<NodeStructure>, Arc<Value>) {
         let s = node.structure();
         let mut structure = Cow::Borrowed(s);
         for (k, id) in [s.tensor_id, s.base_tensor_id].into_iter().enumerate() {
@@ -182,12 +180,19 @@ impl Identities {
         each_tensor(node.val(), &mut |t| {
             moved |= self.storages.stable(t.geometry.storage) != t.geometry.storage;
         });
-        let mut value = Cow::Borrowed(node.val());
-        if moved {
-            each_tensor_mut(value.to_mut(), &mut |t| {
+        let value = if moved {
+            let mut value = node.val().clone();
+            each_tensor_mut(&mut value, &mut |t| {
                 t.geometry.storage = self.storages.stable(t.geometry.storage)
             });
-        }
+            Arc::new(value)
+        } else {
+            node.shared_val().clone()
+        };
+        let structure = match structure {
+            Cow::Borrowed(_) => node.shared_structure().clone(),
+            Cow::Owned(s) => Arc::new(s),
+        };
         (structure, value)
     }
 

@@ -320,7 +320,7 @@ impl Session {
         let mut changed = Changed::default();
         for (node, m) in new.nodes.iter().zip(&matches) {
             if let Match::Changed(input) = *m {
-                let old_node = (input.structure(db), &**input.value(db));
+                let old_node = (&**input.structure(db), &**input.value(db));
                 self.identities.pin_node(node, old_node, &mut changed);
             }
         }
@@ -368,7 +368,7 @@ impl Session {
                         db.set_node_parts(spare, &structure, &value);
                         spare
                     }
-                    None => db.add_node(Node::new(structure.into_owned(), value.into_owned())),
+                    None => db.add_node(Node::from_shared(structure, value)),
                 }
             })
             .collect();
