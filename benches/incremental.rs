@@ -54,10 +54,13 @@ impl Fixture {
             dynamic_shapes: false,
         };
         let dump = generate(&opts).expect("generates");
+        // Each version as loading its dump makes it (strings interned, each
+        // distinct size expression shared), as a recompilation loop gets it.
+        let loaded = |graph: &Graph| ir::load_str(&ir::write::to_json(graph).to_string());
         let edited = |kind| {
             let next = edit(&dump, kind, EDIT_SEED).expect("an edit applies");
             eprintln!("{nodes} nodes, {}", edit_of(&next));
-            next
+            loaded(&next).expect("an edited dump loads")
         };
         Fixture {
             metadata: edited(EditKind::TensorMetadata),
@@ -66,8 +69,8 @@ impl Fixture {
             inserted: edited(EditKind::AddNode),
             removed: edited(EditKind::RemoveNode),
             renumbered: edited(EditKind::AddNodeRenumbered),
+            base: loaded(&dump).expect("the dump loads"),
             text: ir::write::to_json(&dump).to_string(),
-            base: dump,
         }
     }
 }

@@ -120,10 +120,28 @@ pub fn storage_groups(storages: &[Option<u64>]) -> Vec<(u64, Vec<usize>)> {
 
 /// All post-dedupe arguments, in chunks of a fixed length that versions of
 /// a graph can share.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+// Equality is the derived one with a shortcut, so the derived hash agrees with it.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Debug, Eq, Hash)]
 pub struct MergeArgs {
     chunks: Vec<Arc<[MergeArg]>>,
     chunk_len: usize,
+}
+
+/// Shared chunks are equal without a look inside: `Arc`'s own comparison
+/// takes that shortcut only for sized contents, and after an edit salsa
+/// compares the old arguments with the new ones, which share all chunks
+/// but one.
+impl PartialEq for MergeArgs {
+    fn eq(&self, other: &MergeArgs) -> bool {
+        self.chunk_len == other.chunk_len
+            && self.chunks.len() == other.chunks.len()
+            && self
+                .chunks
+                .iter()
+                .zip(&other.chunks)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+    }
 }
 
 impl MergeArgs {
