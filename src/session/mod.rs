@@ -390,8 +390,14 @@ impl Session {
         update_field!(operators, set_operators, new.operators);
         let input_bases = self.identities.translate_bases(&new.input_bases);
         update_field!(input_bases, set_input_bases, input_bases);
-        let specs = (new.in_spec.clone(), new.out_spec.clone());
-        update_field!(specs, set_specs, specs);
+        // Specs describe every input and output: compared before they are copied.
+        let (in_spec, out_spec) = graph.specs(db);
+        if *in_spec != new.in_spec || *out_spec != new.out_spec {
+            graph
+                .set_specs(db)
+                .to((new.in_spec.clone(), new.out_spec.clone()));
+            summary.fields_changed.push("specs");
+        }
         self.identities.prune(new);
         summary
     }
