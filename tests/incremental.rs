@@ -243,6 +243,7 @@ fn inserting_a_node_changes_only_it_and_its_user() {
             alias_trace ×1
             alias_trace_in_mode ×1
             block_local ×2
+            block_members ×6
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1
@@ -278,6 +279,7 @@ fn removing_a_node_changes_only_its_users() {
             alias_trace ×1
             alias_trace_in_mode ×1
             block_local ×1
+            block_members ×6
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1
@@ -314,6 +316,7 @@ fn renumbered_names_change_the_renamed_nodes_and_their_users() {
             alias_trace ×1
             alias_trace_in_mode ×1
             block_local ×3
+            block_members ×6
             custom_ops_upstream ×1
             dedupe ×1
             export_graph ×1

@@ -1,6 +1,7 @@
 //! Metadata collection: the alias trace, final autograd state, per-input
 //! and per-output facts, tangents, `ViewAndMutationMeta`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::analysis::autograd::{final_autograd, FinalAutograd, RecordedAutograd};
@@ -49,7 +50,7 @@ fn operator_info<'db>(
 
 /// What the whole-graph passes read of one node's own structure, decided
 /// from the node and its operator alone: an edit of a node re-runs its
-/// block (see [`NodeBlock`]), and a pass over all nodes only when this changed.
+/// block (`block_local`), and a pass over all nodes only when this changed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NodeLocal {
     /// What the alias trace reads.
@@ -71,15 +72,17 @@ fn node_local(db: &dyn salsa::Database, graph: GraphInput, node: NodeInput) -> N
     }
 }
 
-/// A run of consecutive nodes whose [`NodeLocal`]s are one query. After an
-/// edit salsa confirms every memo that read a node's structure, and a
-/// confirmed memo costs about as much as a small query run: a memo per block
-/// of about 64 nodes instead of one per node makes an op edit cheap.
-#[salsa::interned(debug)]
-struct NodeBlock<'db> {
-    graph: GraphInput,
-    #[returns(ref)]
-    nodes: Box<[NodeInput]>,
+/// The graph's nodes cut into blocks of consecutive nodes whose
+/// [`NodeLocal`]s are one query. After an edit salsa confirms every memo that
+/// read a node's structure, and a confirmed memo costs about as much as a
+/// small query run: a memo per block of about 64 nodes instead of one per
+/// node makes an op edit cheap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeBlocks {
+    /// The blocks, in graph order.
+    blocks: Vec<Arc<[NodeInput]>>,
+    /// Each block's index, by its first node.
+    by_first: HashMap<NodeInput, usize>,
 }
 
 /// The most nodes in a block, when identities end none for a while.
@@ -97,29 +100,46 @@ fn ends_block(node: NodeInput) -> bool {
 
 /// The graph's nodes, cut into blocks.
 #[salsa::tracked(returns(ref))]
-fn node_blocks<'db>(db: &'db dyn salsa::Database, graph: GraphInput) -> Vec<NodeBlock<'db>> {
+fn node_blocks(db: &dyn salsa::Database, graph: GraphInput) -> NodeBlocks {
     let nodes = graph.nodes(db);
-    let mut blocks = Vec::with_capacity(nodes.len() / 32 + 1);
+    let mut blocks = NodeBlocks::default();
     let mut block = Vec::with_capacity(MAX_BLOCK);
-    for &node in nodes {
+    for (i, &node) in nodes.iter().enumerate() {
         block.push(node);
-        if ends_block(node) || block.len() == MAX_BLOCK {
-            blocks.push(NodeBlock::new(db, graph, &block[..]));
+        if ends_block(node) || block.len() == MAX_BLOCK || i + 1 == nodes.len() {
+            if let Some(&first) = block.first() {
+                blocks.by_first.insert(first, blocks.blocks.len());
+                blocks.blocks.push(Arc::from(&block[..]));
+            }
             block.clear();
         }
-    }
-    if !block.is_empty() {
-        blocks.push(NodeBlock::new(db, graph, &block[..]));
     }
     blocks
 }
 
-/// The [`NodeLocal`]s of one block's nodes.
+/// The nodes of the block that starts with `first`. Blocks are named by
+/// their first node, not by their nodes: node inputs are reused, so the
+/// memos of blocks that an edit retired are reused too, and a session that
+/// sees thousands of insertions does not grow.
 #[salsa::tracked(returns(ref))]
-fn block_local<'db>(db: &'db dyn salsa::Database, block: NodeBlock<'db>) -> Vec<NodeLocal> {
-    let graph = *block.graph(db);
-    block
-        .nodes(db)
+fn block_members(
+    db: &dyn salsa::Database,
+    graph: GraphInput,
+    first: NodeInput,
+) -> Arc<[NodeInput]> {
+    let blocks = node_blocks(db, graph);
+    blocks
+        .by_first
+        .get(&first)
+        .and_then(|&i| blocks.blocks.get(i))
+        .cloned()
+        .unwrap_or_else(|| Arc::from([]))
+}
+
+/// The [`NodeLocal`]s of the nodes of the block that starts with `first`.
+#[salsa::tracked(returns(ref))]
+fn block_local(db: &dyn salsa::Database, graph: GraphInput, first: NodeInput) -> Vec<NodeLocal> {
+    block_members(db, graph, first)
         .iter()
         .map(|&node| node_local(db, graph, node))
         .collect()
@@ -131,8 +151,10 @@ pub(super) fn node_locals(
     graph: GraphInput,
 ) -> impl Iterator<Item = &NodeLocal> {
     node_blocks(db, graph)
+        .blocks
         .iter()
-        .flat_map(move |&block| block_local(db, block))
+        .filter_map(|block| block.first())
+        .flat_map(move |&first| block_local(db, graph, first))
 }
 
 /// Every node's name and [`Links`], from the nodes' [`NodeLocal`]s: an edit
